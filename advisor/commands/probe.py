@@ -1,0 +1,37 @@
+"""`advisor probe`: take a snapshot of this machine and show it, print it or write it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor import __version__
+from advisor.errors import BadInputError
+from advisor.snapshots import write_atomic
+
+FORMATS = ("rich", "json")
+
+
+def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str) -> None:
+    from advisor.cli import console, emit_json
+    from probes.snapshot import take_snapshot
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in FORMATS:
+        raise BadInputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if output is not None and output.is_dir():
+        raise BadInputError(f"--output {output}: is a directory")
+    snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout)
+    if output is not None:
+        try:
+            write_atomic(output, snap.to_json() + "\n")
+        except OSError as exc:
+            raise BadInputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
+    if fmt == "json":
+        if output is None:
+            emit_json(snap.to_json())
+        return
+    from advisor.render.probe_view import render_snapshot
+
+    render_snapshot(snap, console())
+    if output is not None:
+        console().print(f"snapshot written to {output}")

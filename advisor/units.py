@@ -1,0 +1,39 @@
+"""One table for parsing sizes people type, one for printing them. Inside, everything is bytes."""
+
+from __future__ import annotations
+
+import re
+
+from advisor.errors import BadInputError
+
+GIB = 1024**3
+MIB = 1024**2
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024,
+    "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+    "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
+    "t": 1000**4, "tb": 1000**4, "tib": 1024**4,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """Parse "24GiB", "80GB", "512 MiB" or a plain byte count into bytes.
+
+    Raises:
+        BadInputError: for anything else.
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise BadInputError(f"not a size: {text!r} (use e.g. 24GiB, 80GB, 512MiB)")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def gib(n: int | None, digits: int = 1) -> str:
+    """Bytes as GiB for people, labelled; "unknown" for None."""
+    if n is None:
+        return "unknown"
+    return f"{n / GIB:.{digits}f} GiB"
