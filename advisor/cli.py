@@ -98,7 +98,8 @@ def probe(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON snapshot to FILE (atomically)."),
     no_torch: bool = typer.Option(False, "--no-torch", help="Do not ask torch (faster)."),
     nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, help="Seconds to wait for NVML."),
-    fmt: str = typer.Option("rich", "--format", help="rich, json, prometheus or k8s-labels."),
+    fmt: str = typer.Option("rich", "--format", help="rich or json."),
+    from_file: Path | None = typer.Option(None, "--from", help="Show a saved snapshot instead of probing."),
 ) -> None:
     """Read this machine: GPUs, RAM, CPU, disk and accelerator abilities.
 
@@ -106,7 +107,8 @@ def probe(
     """
     from advisor.commands.probe import run_probe
 
-    run_probe(json_out=json_out, output=output, with_torch=not no_torch, nvml_timeout=nvml_timeout, fmt=fmt)
+    run_probe(json_out=json_out, output=output, with_torch=not no_torch, nvml_timeout=nvml_timeout, fmt=fmt,
+              from_file=from_file)
 
 
 @app.command()

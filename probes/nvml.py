@@ -307,6 +307,6 @@ def _read_processes(gw: _Gateway, handle: Any, errors: list[str]) -> list[GpuPro
                 pid=pid,
                 name=_text(name) if name is not None else None,
                 used_memory_bytes=int(used) if used is not None else None,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
             )
     return list(found.values()) if readable else None

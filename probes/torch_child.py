@@ -46,7 +46,7 @@ def collect(torch: Any) -> dict[str, Any]:
     raw["mps_available"] = bool(_safe(mps.is_available, False)) if mps is not None else False
     if raw["mps_available"]:
         raw["mps_recommended_max"] = _safe(torch.mps.recommended_max_memory)
-    xpu = getattr(torch, "xpu", None)
+    xpu: Any = getattr(torch, "xpu", None)
     raw["xpu_available"] = bool(_safe(xpu.is_available, False)) if xpu is not None else False
     if raw["xpu_available"]:
         raw["xpu_devices"] = [

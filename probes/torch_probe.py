@@ -110,12 +110,12 @@ def parse_torch_answer(raw: dict[str, Any]) -> TorchSection:
         cap = (int(major), int(minor)) if major is not None and minor is not None else None
         devices.append(TorchDevice(
             index=int(dev["index"]),
-            backend=backend,  # type: ignore[arg-type]
+            backend=backend,
             name=dev.get("name"),
             total_memory_bytes=dev.get("total_memory"),
             compute_capability=f"{cap[0]}.{cap[1]}" if cap else None,
             abilities=abilities_for(cap) if cap and not is_rocm else None,
-            kernels=kernel_support(cap, arch_list) if cap and arch_list and not is_rocm else None,  # type: ignore[arg-type]
+            kernels=kernel_support(cap, arch_list) if cap and arch_list and not is_rocm else None,
         ))
     if raw.get("mps_available"):
         backends.append("mps")

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from advisor import __version__
 from advisor.errors import BadInputError
-from advisor.snapshots import write_atomic
+from advisor.snapshots import load_snapshot, write_atomic
 
 FORMATS = ("rich", "json")
 
 
-def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str) -> None:
+def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str,
+              from_file: Path | None = None) -> None:
     from advisor.cli import console, emit_json
     from probes.snapshot import take_snapshot
 
@@ -20,7 +21,10 @@ def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_tim
         raise BadInputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if output is not None and output.is_dir():
         raise BadInputError(f"--output {output}: is a directory")
-    snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout)
+    if from_file is not None:
+        snap = load_snapshot(from_file)
+    else:
+        snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout)
     if output is not None:
         try:
             write_atomic(output, snap.to_json() + "\n")

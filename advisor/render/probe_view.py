@@ -9,7 +9,7 @@ from rich.text import Text
 from advisor.units import gib
 from probes.schema import Abilities, Gpu, Snapshot
 
-BAR_WIDTH = 24
+BAR_WIDTH = 16
 
 
 def memory_bar(used: int | None, total: int | None, width: int = BAR_WIDTH) -> Text:
@@ -51,7 +51,8 @@ def _gpu_rows(table: Table, gpu: Gpu) -> None:
     )
     if gpu.mig.enabled:
         for inst in gpu.mig.instances:
-            table.add_row("", f"  MIG {inst.index}: {inst.name or inst.uuid or '?'}", "",
+            profile = (inst.name or "").rpartition("MIG ")[2] or inst.uuid or "?"
+            table.add_row("", f"  MIG {inst.index}: {profile}", "",
                           f"{gib(inst.memory_free_bytes)} free of {gib(inst.memory_total_bytes)}", "")
     if gpu.processes is None:
         table.add_row("", Text("  processes: unknown (NVML could not list them)", style="dim"), "", "", "")
@@ -71,7 +72,7 @@ def render_snapshot(snap: Snapshot, console: Console) -> None:
         versions = f"driver {nv.driver_version or '?'}, CUDA {nv.cuda_driver_version or '?'}"
         table = Table(title=f"NVIDIA GPUs ({versions})", title_justify="left", expand=False)
         for col in ("GPU", "name", "CC", "memory", "native"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("GPU", "memory"))
         for gpu in snap.gpus:
             _gpu_rows(table, gpu)
         console.print(table)
