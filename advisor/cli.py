@@ -125,6 +125,22 @@ def schema(
     print_schema(name)
 
 
+@app.command()
+@handles_errors
+def models(
+    words: list[str] | None = typer.Argument(None, metavar="[QUERY] | show NAME|PATH",
+                                             help="Search words, or `show` and a model name, directory or file."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List or search the built-in catalog, or show the full spec of any model advisor can read.
+
+    Examples: advisor models qwen3 · advisor models show llama3.1:8b · advisor models show ./model.gguf
+    """
+    from advisor.commands.models import run_models
+
+    run_models(list(words or []), json_out)
+
+
 def main() -> int:
     """Console-script entry point."""
     try:

@@ -1,0 +1,87 @@
+"""The built-in catalog (package data): lookup by name or alias, insensitive to case and punctuation."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from advisor.models.count import count_config
+from advisor.models.spec import ModelSpec, spec_from_counted
+
+
+def normalize(name: str) -> str:
+    """"Llama-3.1-8B", "llama3.1:8b" and "LLAMA 3.1 8b" all become "llama318b"."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@lru_cache(maxsize=1)
+def entries() -> tuple[dict[str, Any], ...]:
+    text = resources.files("advisor").joinpath("data/catalog.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text)["models"])
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, dict[str, Any]]:
+    index: dict[str, dict[str, Any]] = {}
+    for entry in entries():
+        keys = [entry["name"], *entry.get("aliases", [])]
+        if entry.get("hf_repo"):
+            keys += [entry["hf_repo"], entry["hf_repo"].split("/")[-1]]
+        for key in keys:
+            index.setdefault(normalize(key), entry)
+    return index
+
+
+def find(name: str) -> dict[str, Any] | None:
+    """The catalog entry for a name, alias or Hugging Face id, or None."""
+    return _index().get(normalize(name))
+
+
+def near(name: str, n: int = 3) -> list[str]:
+    """Catalog names closest to `name`, best first."""
+    key = normalize(name)
+    index = _index()
+    hits = difflib.get_close_matches(key, list(index), n=12, cutoff=0.5)
+    hits += [k for k in index if key and key in k][:12]
+    names: list[str] = []
+    for hit in hits:
+        display = index[hit]["name"]
+        if display not in names:
+            names.append(display)
+    return names[:n]
+
+
+@lru_cache(maxsize=256)
+def spec_for(name: str) -> ModelSpec:
+    """The ModelSpec of a catalog entry (counted exactly from its stored config for LLMs)."""
+    entry = _index()[normalize(name)]
+    citation = entry.get("source")
+    if entry.get("kind") == "other":
+        exact = bool(entry.get("params_exact"))
+        return ModelSpec(
+            name=entry["name"], source="catalog", location=f"catalog:{entry['name']}", kind="other",
+            family=entry.get("family"), modality=entry.get("modality", "vision"),
+            params_total=entry["params"], params_active=entry["params"], exact=exact,
+            estimated=(["params_total"] if not exact else []) + ["typical_activation_bytes"],
+            typical_activation_bytes=entry.get("typical_activation_bytes"),
+            native_dtype="float32", notes=[n for n in [entry.get("activation_note")] if n], citation=citation,
+        )
+    config = entry["config"]
+    counted = count_config(config, f"catalog:{entry['name']}")
+    from advisor.models.local import quantization_of
+
+    return spec_from_counted(
+        counted, name=entry["name"], source="catalog", location=entry.get("hf_repo") or f"catalog:{entry['name']}",
+        model_type=config.get("model_type"), family=entry.get("family"),
+        modality="vision-language" if "vision" in counted.groups else "text", exact=True,
+        native_dtype=config.get("torch_dtype"), quantization=quantization_of(config),
+        notes=[n for n in [entry.get("note")] if n], citation=citation,
+    )
+
+
+def featured() -> list[str]:
+    return [e["name"] for e in entries() if e.get("featured")]

@@ -1,0 +1,102 @@
+"""Read a GGUF file's metadata and tensor infos with the `gguf` library: exact bytes per tensor type.
+
+The tensor data is memory-mapped by the library, never read. The fixed header is checked first (magic,
+version, counts within bounds), and any failure inside the library becomes one clear error.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import BadInputError
+
+MAX_TENSORS = 1_000_000
+MAX_KV = 100_000
+
+
+@dataclass(frozen=True)
+class GgufInfo:
+    path: Path
+    architecture: str
+    name: str | None
+    metadata: dict[str, Any]
+    elements: int
+    data_bytes: int
+    bytes_by_type: dict[str, int]
+    elements_by_type: dict[str, int]
+    expert_elements: int
+    file_type: str | None
+    vocab_size: int | None
+    token_embd_shape: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _check_fixed_header(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(24)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(head) < 24 or head[:4] != b"GGUF":
+        raise BadInputError(f"{path}: not a GGUF file (no GGUF magic)")
+    version, tensors, kvs = struct.unpack("<IQQ", head[4:24])
+    if version not in (2, 3):
+        raise BadInputError(f"{path}: GGUF version {version} is not supported (2 or 3)")
+    if tensors > MAX_TENSORS or kvs > MAX_KV:
+        raise BadInputError(f"{path}: absurd header ({tensors} tensors, {kvs} metadata keys)")
+
+
+def read_gguf(path: Path) -> GgufInfo:
+    """Metadata and tensor sizes of a GGUF file.
+
+    Raises:
+        BadInputError: not a GGUF file, truncated, or malformed.
+    """
+    _check_fixed_header(path)
+    try:
+        from gguf import GGUFReader, LlamaFileType
+
+        reader = GGUFReader(str(path), "r")
+        metadata: dict[str, Any] = {}
+        vocab = None
+        for key, fld in reader.fields.items():
+            if key.startswith("GGUF."):
+                continue
+            if key == "tokenizer.ggml.tokens":
+                vocab = len(fld.data)
+                continue
+            if key.startswith("tokenizer."):
+                continue  # large arrays we do not need
+            metadata[key] = fld.contents()
+        elements = data_bytes = experts = 0
+        by_type: dict[str, int] = {}
+        el_by_type: dict[str, int] = {}
+        embd_shape: tuple[int, ...] = ()
+        for tensor in reader.tensors:
+            type_name = tensor.tensor_type.name
+            n, b = int(tensor.n_elements), int(tensor.n_bytes)
+            elements += n
+            data_bytes += b
+            by_type[type_name] = by_type.get(type_name, 0) + b
+            el_by_type[type_name] = el_by_type.get(type_name, 0) + n
+            if "_exps" in tensor.name:
+                experts += n
+            if tensor.name == "token_embd.weight":
+                embd_shape = tuple(int(d) for d in tensor.shape)
+        file_type = metadata.get("general.file_type")
+        try:
+            ftype_name = LlamaFileType(file_type).name if file_type is not None else None
+        except ValueError:
+            ftype_name = str(file_type)
+    except BadInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the library raises many kinds on malformed input
+        raise BadInputError(f"{path}: malformed GGUF ({type(exc).__name__}: {exc})") from None
+    arch = metadata.get("general.architecture")
+    if not isinstance(arch, str):
+        raise BadInputError(f"{path}: GGUF has no general.architecture")
+    name = metadata.get("general.name")
+    return GgufInfo(path, arch, name if isinstance(name, str) else None, metadata, elements, data_bytes, by_type,
+                    el_by_type, experts, ftype_name, vocab, embd_shape)

@@ -1,0 +1,54 @@
+"""Hugging Face repo ids already in the local cache. Never downloads."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from advisor.errors import BadInputError
+from advisor.models.spec import ModelSpec
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def looks_like_repo_id(name: str) -> bool:
+    return bool(REPO_ID.match(name)) and ".." not in name
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    from probes.system import hf_cache_dir
+
+    return hf_cache_dir(os.environ if env is None else env)
+
+
+def snapshot_dir(repo_id: str, env: Mapping[str, str] | None = None) -> Path | None:
+    """The cached snapshot folder of `repo_id` (revision "main"), or None when it is not cached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    root = cache_dir(env)
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=str(root))
+    if isinstance(found, str):
+        return Path(found).parent
+    repo_dir = root / f"models--{repo_id.replace('/', '--')}"
+    ref = repo_dir / "refs" / "main"
+    if ref.is_file():
+        snap = repo_dir / "snapshots" / ref.read_text().strip()
+        if snap.is_dir():
+            return snap
+    snaps = sorted((repo_dir / "snapshots").glob("*")) if (repo_dir / "snapshots").is_dir() else []
+    return snaps[-1] if len(snaps) == 1 else None
+
+
+def resolve_cached(repo_id: str, env: Mapping[str, str] | None = None) -> ModelSpec | None:
+    """A ModelSpec from the cached files of `repo_id`, or None when the repo is not in the cache."""
+    from advisor.models.local import resolve_directory
+
+    snap = snapshot_dir(repo_id, env)
+    if snap is None:
+        return None
+    try:
+        return resolve_directory(snap, source="hf-cache", name=repo_id)
+    except BadInputError as exc:
+        raise BadInputError(f"{repo_id} (in the Hugging Face cache): {exc}") from None

@@ -1,0 +1,68 @@
+"""Resolve whatever a user names into a ModelSpec, trying each resolver in order.
+
+a. a directory with config.json; b. a .safetensors file; c. a .gguf file; d. a Hugging Face repo id in the
+local cache; e. the built-in catalog; f. the size written in the name (approximate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from advisor.errors import BadInputError
+from advisor.models import catalog
+from advisor.models.spec import ModelSpec
+
+
+class UnknownModelError(BadInputError):
+    """Nothing resolved the name; carries the closest catalog names."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        hint = f"; closest catalog models: {', '.join(suggestions)}" if suggestions else ""
+        super().__init__(f"unknown model {name!r}: not a file, not a cached Hugging Face repo, not in the catalog{hint}")
+        self.suggestions = suggestions
+
+
+def resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
+    """Resolve `name` (a path, a repo id, a catalog name or alias, or a name with a size).
+
+    Raises:
+        BadInputError: an empty name, or a file that is malformed (naming the file and the problem).
+        UnknownModelError: nothing matched; it names the closest catalog entries.
+    """
+    from advisor.models.local import PICKLE_SUFFIXES, resolve_directory, resolve_gguf, resolve_safetensors
+
+    name = name.strip()
+    if not name:
+        raise BadInputError("empty model name")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return resolve_directory(path)
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise BadInputError(f"{path}: no such file")
+        return resolve_safetensors(path)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise BadInputError(f"{path}: no such file")
+        return resolve_gguf(path)
+    if path.suffix in PICKLE_SUFFIXES and path.is_file():
+        raise BadInputError(f"{path}: a pickle checkpoint; advisor never unpickles files. Name its directory "
+                            "(with config.json) instead")
+    if path.is_file():
+        if path.name == "config.json":
+            return resolve_directory(path.parent)
+        raise BadInputError(f"{path}: not a model file advisor reads (.safetensors, .gguf, or a directory)")
+
+    from advisor.models.hf_cache import looks_like_repo_id, resolve_cached
+
+    if looks_like_repo_id(name) and (cached := resolve_cached(name, env)) is not None:
+        return cached
+    if catalog.find(name) is not None:
+        return catalog.spec_for(catalog.find(name)["name"])  # type: ignore[index]
+    from advisor.models.name_size import spec_from_name
+
+    approx = spec_from_name(name)
+    if approx is not None:
+        return approx
+    raise UnknownModelError(name, catalog.near(name))
