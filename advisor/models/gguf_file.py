@@ -31,6 +31,30 @@ class GgufInfo:
     file_type: str | None
     vocab_size: int | None
     token_embd_shape: tuple[int, ...] = field(default_factory=tuple)
+    elements_by_group: dict[str, int] = field(default_factory=dict)
+
+
+def tensor_group(name: str) -> str:
+    """The tensor group of a GGUF tensor name (llama.cpp naming)."""
+    if name.startswith("token_embd"):
+        return "embeddings"
+    if name.startswith("output.") or name == "output":
+        return "lm_head"
+    if "norm" in name:
+        return "norms"
+    if "_exps" in name:
+        return "experts"
+    if "shexp" in name:
+        return "shared_experts"
+    if "ffn_gate_inp" in name:
+        return "router"
+    if ".attn_" in name:
+        return "attention"
+    if ".ffn_" in name:
+        return "mlp"
+    if name.startswith(("v.", "mm.")):
+        return "vision"
+    return "other"
 
 
 def _check_fixed_header(path: Path) -> None:
@@ -74,7 +98,10 @@ def read_gguf(path: Path) -> GgufInfo:
         by_type: dict[str, int] = {}
         el_by_type: dict[str, int] = {}
         embd_shape: tuple[int, ...] = ()
+        groups: dict[str, int] = {}
         for tensor in reader.tensors:
+            group = tensor_group(tensor.name)
+            groups[group] = groups.get(group, 0) + int(tensor.n_elements)
             type_name = tensor.tensor_type.name
             n, b = int(tensor.n_elements), int(tensor.n_bytes)
             elements += n
@@ -99,4 +126,4 @@ def read_gguf(path: Path) -> GgufInfo:
         raise BadInputError(f"{path}: GGUF has no general.architecture")
     name = metadata.get("general.name")
     return GgufInfo(path, arch, name if isinstance(name, str) else None, metadata, elements, data_bytes, by_type,
-                    el_by_type, experts, ftype_name, vocab, embd_shape)
+                    el_by_type, experts, ftype_name, vocab, embd_shape, groups)

@@ -246,6 +246,7 @@ def resolve_gguf(path: Path, source: Source = "gguf") -> ModelSpec:
         params_total=info.elements,
         params_active=active,
         exact=True,
+        params_by_group=info.elements_by_group,
         layers=layers,
         hidden_size=hidden,
         heads=heads,

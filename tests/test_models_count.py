@@ -1,0 +1,112 @@
+"""Exact parameter counts: the development set to the parameter, and the catalog as data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from advisor.errors import BadInputError
+from advisor.models import catalog
+from advisor.models.count import count_config
+
+DEV = json.loads((Path(__file__).parent / "data" / "models-dev.json").read_text())["models"]
+
+
+@pytest.mark.parametrize("entry", DEV, ids=[m["name"] for m in DEV])
+def test_dev_set_counts_are_exact(entry):
+    assert count_config(entry["config"], entry["name"]).total == entry["true_total_params"]
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        # Published totals of other architectures the counter knows.
+        ("pythia-70m", dict(model_type="gpt_neox", hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
+                            intermediate_size=2048, vocab_size=50304, tie_word_embeddings=False), 70_426_624),
+        ("falcon-7b", dict(model_type="falcon", hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,
+                           vocab_size=65024, multi_query=True, parallel_attn=True, bias=False), 6_921_720_704),
+        ("phi-2", dict(model_type="phi", hidden_size=2560, intermediate_size=10240, num_hidden_layers=32,
+                       num_attention_heads=32, vocab_size=51200, tie_word_embeddings=False), 2_779_683_840),
+        ("bert-base-uncased (BertForMaskedLM)", dict(model_type="bert", architectures=["BertForMaskedLM"], hidden_size=768,
+                                                     num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                                                     vocab_size=30522, max_position_embeddings=512), 109_514_298),
+        ("bert-base (BertModel)", dict(model_type="bert", architectures=["BertModel"], hidden_size=768,
+                                       num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                                       vocab_size=30522, max_position_embeddings=512), 109_482_240),
+        ("OLMo-2-1124-7B", dict(model_type="olmo2", hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
+                                num_key_value_heads=32, intermediate_size=11008, vocab_size=100352,
+                                tie_word_embeddings=False), 7_298_617_344),
+        ("gemma-7b", dict(model_type="gemma", hidden_size=3072, num_hidden_layers=28, num_attention_heads=16,
+                          num_key_value_heads=16, head_dim=256, intermediate_size=24576, vocab_size=256000), 8_537_680_896),
+        ("Qwen1.5-MoE-A2.7B", dict(model_type="qwen2_moe", hidden_size=2048, num_hidden_layers=24, num_attention_heads=16,
+                                   num_key_value_heads=16, intermediate_size=5632, moe_intermediate_size=1408,
+                                   shared_expert_intermediate_size=5632, num_experts=60, num_experts_per_tok=4,
+                                   vocab_size=151936, tie_word_embeddings=False), 14_315_784_192),
+    ],
+)
+def test_other_published_counts(name, config, expected):
+    assert count_config(config, name).total == expected
+
+
+def test_gemma3_multimodal_counts_each_part():
+    spec = catalog.spec_for("gemma-3-4b-it")
+    assert spec.params_total == 4_300_079_472  # published total of google/gemma-3-4b-it
+    assert spec.params_by_group["vision"] == 416_866_032
+    assert spec.params_by_group["projector"] == 1152 * 2560 + 1152
+    assert spec.modality == "vision-language"
+
+
+def test_deepseek_v3_mla_moe_and_mtp():
+    spec = catalog.spec_for("DeepSeek-V3")
+    assert spec.params_total == 671_026_419_200  # "671B total"
+    assert 37.0e9 < spec.params_active < 37.6e9  # "37B activated"
+    assert 13.0e9 < spec.params_not_loaded["mtp"] < 14.5e9  # "14B of MTP module weights"
+    assert spec.mla is not None and (spec.mla.kv_lora_rank, spec.mla.qk_rope_head_dim) == (512, 64)
+
+
+def test_moe_active_params():
+    spec = catalog.spec_for("Mixtral-8x7B-Instruct-v0.1")
+    # 32 layers x 2 of 8 experts x 3 x 4096 x 14336 active instead of all 8:
+    assert spec.params_total - spec.params_active == 32 * 6 * 3 * 4096 * 14336
+
+
+def test_sliding_window_layouts():
+    gemma2 = catalog.spec_for("gemma-2-9b-it")
+    assert gemma2.sliding_windows[:4] == [4096, None, 4096, None]
+    gemma3 = catalog.spec_for("gemma-3-12b-it")
+    assert gemma3.sliding_windows[:6] == [1024] * 5 + [None]
+    mistral = catalog.spec_for("Mistral-7B-v0.1")
+    assert set(mistral.sliding_windows) == {4096}
+    assert catalog.spec_for("Llama-3.1-8B-Instruct").sliding_windows == []
+
+
+def test_catalog_is_data_with_sources():
+    entries = catalog.entries()
+    assert len(entries) >= 60
+    for entry in entries:
+        assert entry.get("source"), entry["name"]
+        spec = catalog.spec_for(entry["name"])
+        assert spec.params_total > 0
+    kinds = {e.get("kind", "llm") for e in entries}
+    assert kinds == {"llm", "other"}
+    others = {e["name"] for e in entries if e.get("kind") == "other"}
+    assert {"ResNet-50", "YOLOv8n", "YOLOv8x", "whisper-large-v3", "stable-diffusion-xl-base-1.0",
+            "clip-vit-large-patch14"} <= others
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model_type": "llama"}, "needs a positive integer hidden_size"),
+        ({"model_type": "llama", "hidden_size": -5, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 9},
+         "hidden_size / n_embd / d_model (got -5)"),
+        ({"model_type": "mamba"}, "model_type 'mamba' is not supported"),
+        ({}, "model_type None is not supported"),
+    ],
+)
+def test_bad_configs_name_the_problem(config, message):
+    with pytest.raises(BadInputError, match=re.escape(message)):
+        count_config(config, "cfg.json")
