@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 from advisor.errors import BadInputError
+from rules.units import gib
+
+__all__ = ["GIB", "MIB", "gib", "parse_size"]
 
 GIB = 1024**3
 MIB = 1024**2
@@ -32,8 +35,3 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def gib(n: int | None, digits: int = 1) -> str:
-    """Bytes as GiB for people, labelled; "unknown" for None."""
-    if n is None:
-        return "unknown"
-    return f"{n / GIB:.{digits}f} GiB"

@@ -1,0 +1,116 @@
+"""When nothing fits: how much is missing, and the cheapest changes that would make it fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.models.spec import ModelSpec
+from probes.schema import Snapshot
+from rules import placement as P
+from rules.gpu_table import gpus as gpu_table
+from rules.gpu_table import with_what_if_gpus
+from rules.plan import Change, Plan, Recommendation, Request
+from rules.units import gib
+
+
+def _shortfall(plan: Plan) -> int:
+    return max((u.memory.total_bytes - (u.budget_bytes or 0) for u in plan.per_device), default=0)
+
+
+def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, request: Request,
+                  results: list[tuple[Plan, int, P.Job, Any]]) -> Recommendation:
+    from rules.select import _rank, max_context, recommend
+
+    ranked = sorted(results, key=lambda r: _rank(r[0], r[1]))
+    missing = min(_shortfall(plan) for plan, *_ in results)
+    changes: list[Change] = []
+
+    for plan, _pref, job, fn in ranked:
+        ctx = max_context(job, fn, spec)
+        if ctx and ctx >= 256 and ctx < job.context:
+            changes.append(Change(kind="context", description=f"--context {ctx}: fits with {plan.precision} / "
+                                                              f"{plan.engine} ({plan.placement})"))
+            break
+
+    def attempt(kind: str, text: str, **update: Any) -> None:
+        other = recommend(spec, snapshot, request.model_copy(update=update), advise=False)
+        if other.fits and other.plan is not None:
+            p = other.plan
+            changes.append(Change(kind=kind, description=f"{text}: {p.precision} / {p.engine} ({p.placement}) needs "
+                                                          f"{gib(p.memory.total_bytes)}", plan=p))  # type: ignore[arg-type]
+
+    if request.kv_dtype == "auto" and request.mode == "inference":
+        if request.engine in ("auto", "vllm"):
+            attempt("kv-dtype", "--kv-dtype fp8 (vLLM)", kv_dtype="fp8", engine="vllm")
+        if request.engine in ("auto", "llama.cpp", "ollama"):
+            attempt("kv-dtype", "--kv-dtype q8_0 (llama.cpp)", kv_dtype="q8_0",
+                    engine=request.engine if request.engine != "auto" else "llama.cpp")
+    if request.precision != "auto":
+        attempt("precision", "another precision (--precision auto)", precision="auto")
+    if request.engine != "auto":
+        attempt("engine", "another engine (--engine auto)", engine="auto")
+    if request.devices is not None:
+        attempt("offload", "all GPUs and the CPU (no --gpus)", devices=None)
+
+    smaller = _smaller_models(spec, snapshot, request)
+    singles = [plan.memory.total_bytes for plan, *_ in results if plan.placement in ("single-gpu", "unified", "cpu")]
+    bigger = _bigger_gpus(spec, snapshot, request, min(singles) if singles else 0)
+    for name in smaller[:1]:
+        changes.append(Change(kind="smaller-model", description=f"a smaller model of the family: {name}"))
+    if bigger:
+        changes.append(Change(kind="bigger-gpu", description=f"a GPU with more memory, e.g. {bigger[0]}"))
+    return rec.model_copy(update={"missing_bytes": missing, "changes": changes, "smaller_models": smaller,
+                                  "bigger_gpus": bigger})
+
+
+def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request) -> list[str]:
+    """The largest catalog siblings (same family, or its distills) that fit here."""
+    from advisor.models import catalog
+    from rules.select import recommend
+
+    family = spec.family or ""
+    siblings = []
+    for entry in catalog.entries():
+        fam = entry.get("family") or ""
+        same = fam and (fam == family or fam.startswith(family + " ") or
+                        (entry.get("config") or {}).get("model_type") == spec.model_type)
+        if same and entry["name"] != spec.name:
+            s = catalog.spec_for(entry["name"])
+            if s.params_total < spec.params_total:
+                siblings.append(s)
+    out = []
+    for s in sorted(siblings, key=lambda s: -s.params_total):
+        r = recommend(s, snapshot, request.model_copy(update={"context": request.context}), advise=False)
+        if r.fits and r.plan is not None:
+            out.append(f"{s.name} ({s.params_total / 1e9:.1f} B params, {r.plan.precision} / {r.plan.engine})")
+            if len(out) == 2:
+                break
+    return out
+
+
+def _bigger_gpus(spec: ModelSpec, snapshot: Snapshot, request: Request, least_need: int) -> list[str]:
+    """The smallest GPUs of the built-in table on which one GPU alone would fit this request.
+
+    `least_need` (the smallest single-device need seen) prunes GPUs that cannot possibly hold it.
+    """
+    from rules.devices import headroom
+    from rules.gpu_table import gpu_budget_bytes
+    from rules.select import recommend
+
+    req = request.model_copy(update={"devices": None, "allow_cpu": False})
+    out: list[str] = []
+    seen_sizes: set[int] = set()
+    for entry in sorted(gpu_table(), key=lambda e: e["memory_bytes"]):
+        if entry["vendor"] != "nvidia" or entry["memory_bytes"] in seen_sizes and len(out) >= 1:
+            continue
+        budget = gpu_budget_bytes(entry)
+        if budget - headroom(budget, request) < least_need * 0.8:
+            continue
+        what_if = with_what_if_gpus(snapshot, entry, 1)
+        r = recommend(spec, what_if, req, advise=False)
+        if r.fits and r.plan is not None:
+            out.append(f"{entry['name']} ({entry['memory_bytes'] / 1024**3:.0f} GiB): {r.plan.precision} / {r.plan.engine}")
+            seen_sizes.add(entry["memory_bytes"])
+            if len(out) == 3:
+                break
+    return out

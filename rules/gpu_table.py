@@ -1,0 +1,93 @@
+"""The built-in GPU table (package data) and what-if snapshots built from it."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from probes.abilities import abilities_for, parse_capability
+from probes.schema import Gpu, NvmlSection, Snapshot
+
+# What-if GPUs: NVML reports a little less than the marketed size as total (driver reservations).
+WHAT_IF_TOTAL_FRACTION = 0.97
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower().replace("nvidia", "").replace("geforce", "").replace("tesla", ""))
+
+
+@lru_cache(maxsize=1)
+def gpus() -> tuple[dict[str, Any], ...]:
+    text = resources.files("rules").joinpath("data/gpus.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text)["gpus"])
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, dict[str, Any]]:
+    index: dict[str, dict[str, Any]] = {}
+    for entry in gpus():
+        for name in [entry["name"], *entry.get("aliases", [])]:
+            index.setdefault(_key(name), entry)
+    return index
+
+
+def find_gpu(name: str) -> dict[str, Any] | None:
+    return _index().get(_key(name))
+
+
+def near_gpus(name: str, n: int = 3) -> list[str]:
+    hits = difflib.get_close_matches(_key(name), list(_index()), n=8, cutoff=0.5)
+    out: list[str] = []
+    for h in hits:
+        display = _index()[h]["name"]
+        if display not in out:
+            out.append(display)
+    return out[:n]
+
+
+def parse_gpu_spec(text: str) -> tuple[str, int]:
+    """ "RTX 4090", "2xH100", "H100 x8", "A100 80GB ×4" -> (name, count)."""
+    cleaned = text.strip().replace("×", "x")
+    if m := re.match(r"^(\d+)\s*x\s*(.+)$", cleaned, re.I):
+        return m.group(2).strip(), int(m.group(1))
+    if m := re.match(r"^(.+?)\s*x\s*(\d+)$", cleaned, re.I):
+        return m.group(1).strip(), int(m.group(2))
+    return cleaned, 1
+
+
+def gpu_budget_bytes(entry: dict[str, Any]) -> int:
+    """Memory a model may use on this GPU (unified-memory devices only get their usable share)."""
+    fraction = entry.get("gpu_budget_fraction") or WHAT_IF_TOTAL_FRACTION
+    return int(entry["memory_bytes"] * fraction)
+
+
+def what_if_gpus(entry: dict[str, Any], count: int) -> list[Gpu]:
+    """`count` idle GPUs of a table entry, as a probe would report them (values marked by the source)."""
+    cap = parse_capability(entry.get("compute_capability"))
+    total = gpu_budget_bytes(entry)
+    return [
+        Gpu(index=i, uuid=f"WHATIF-{_key(entry['name'])}-{i}", name=entry["name"], memory_total_bytes=total,
+            memory_free_bytes=total, memory_used_bytes=0, memory_info_version=None,
+            unified_memory=bool(entry.get("unified_memory")), compute_capability=entry.get("compute_capability"),
+            abilities=abilities_for(cap) if cap else None, processes=[], cuda_index=i if entry["vendor"] == "nvidia" else None)
+        for i in range(count)
+    ]
+
+
+def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> Snapshot:
+    """The same machine (RAM, CPU) with its GPUs replaced by `count` of `entry`."""
+    gpus_ = what_if_gpus(entry, count)
+    section = NvmlSection(status="ok", errors=[], device_count=count, driver_version="what-if",
+                          cuda_visible=[], cuda_device_order="PCI_BUS_ID")
+    from probes.schema import CudaVisibleDevice
+
+    if entry["vendor"] == "nvidia":
+        section = section.model_copy(update={"cuda_visible": [CudaVisibleDevice(cuda_index=g.index, nvml_index=g.index, uuid=g.uuid)
+                                                              for g in gpus_]})
+    else:
+        gpus_ = [g.model_copy(update={"cuda_index": g.index}) for g in gpus_]
+    return snapshot.model_copy(update={"gpus": gpus_, "nvml": section})

@@ -1,0 +1,210 @@
+"""Memory of one (precision, engine) on one placement: per-device Memory, and whether it fits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from advisor.models.spec import ModelSpec
+from rules import memory as M
+from rules.devices import Device
+from rules.plan import DeviceUse, Memory, Placement, Request
+from rules.precisions import KV_BYTES, Precision
+
+SPEED_RANK = {"single-gpu": 0, "tensor-parallel": 0, "unified": 0, "fsdp": 0, "layer-split": 1, "offload": 2, "cpu": 3}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A placement evaluated at one context."""
+
+    placement: Placement
+    uses: tuple[DeviceUse, ...]
+    fits: bool
+    gpu_layers: int | None = None
+    tensor_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    problem: str | None = None  # why it cannot be placed at all (not a memory shortfall)
+
+    @property
+    def shortfall(self) -> int:
+        """Bytes missing on the tightest device (0 when it fits)."""
+        return max((u.memory.total_bytes - (u.budget_bytes or 0) for u in self.uses), default=0)
+
+
+def _mem(weights: int, kv: int, act: int, runtime: int) -> Memory:
+    return Memory(weights_bytes=int(weights), kv_cache_bytes=int(kv), activations_bytes=int(act),
+                  runtime_bytes=int(runtime), total_bytes=int(weights + kv + act + runtime))
+
+
+def _use(device: Device, memory: Memory, reserved: int | None = None) -> DeviceUse:
+    need = reserved if reserved is not None else memory.total_bytes
+    return DeviceUse(device=device.key, name=device.name, kind=device.kind, index=device.index, memory=memory,  # type: ignore[arg-type]
+                     free_bytes=device.free, budget_bytes=device.budget, reserved_bytes=reserved,
+                     fits=need <= device.budget and memory.total_bytes <= device.budget)
+
+
+def kv_element_bytes(kv_dtype: str, precision: Precision) -> float:
+    if kv_dtype != "auto":
+        return KV_BYTES[kv_dtype]
+    return 4.0 if precision.name == "fp32" else 2.0
+
+
+@dataclass(frozen=True)
+class Job:
+    spec: ModelSpec
+    precision: Precision
+    engine: str
+    request: Request
+    context: int
+    kv_bytes: float
+    joint: bool = False  # placing several models: pre-allocating engines reserve only what they need
+
+
+def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
+    """(weights, KV total, activations per device, runtime per device)."""
+    spec, p, engine, ctx, batch = job.spec, job.precision, job.engine, job.context, job.request.batch
+    w = M.weight_split(spec, p)
+    kv = M.kv_cache_bytes(spec, engine, ctx, batch, job.kv_bytes)
+    if engine in ("vllm", "tensorrt-llm"):
+        act = M.vllm_activations(spec, ctx, batch, tp)
+        runtime = M.VLLM_EXTRA + M.CUDA_CONTEXT_TORCH
+    elif engine in ("llama.cpp", "ollama"):
+        act = M.llamacpp_compute(spec, ctx)
+        runtime = M.LLAMACPP_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_LLAMACPP
+    else:
+        act = M.transformers_activations(spec, ctx, batch, M.compute_bytes(p, on_cpu)) + M.quant_workspace(spec, p)
+        runtime = M.TRANSFORMERS_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_TORCH
+    return w, kv, act, runtime
+
+
+def single(job: Job, device: Device) -> Draft:
+    """Everything on one device (a GPU, a unified-memory GPU, or the CPU)."""
+    on_cpu = device.kind == "cpu"
+    w, kv, act, runtime = _inference_parts(job, on_cpu)
+    placement: Placement = "cpu" if on_cpu else "unified" if device.unified else "single-gpu"
+    if job.engine in ("vllm", "tensorrt-llm"):
+        return _preallocating(job, (device,), 1)
+    memory = _mem(w.total, kv, act, runtime)
+    use = _use(device, memory)
+    return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers)
+
+
+def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
+    """vLLM / TensorRT-LLM: each GPU reserves utilization x total; weights, peak activations and the KV of
+    the requested sequences must fit in that reservation, and the reservation in free memory."""
+    spec = job.spec
+    w, kv, act, runtime = _inference_parts(job, False, tp)
+    kv_shards = 1 if spec.mla is not None else max(1, min(tp, spec.kv_heads or 1))
+    per_gpu = _mem(math.ceil(w.total / tp), math.ceil(kv / kv_shards), act, runtime)
+    uses = []
+    utils = []
+    for d in devices:
+        need = per_gpu.total_bytes
+        if job.request.gpu_memory_utilization is not None:
+            util = job.request.gpu_memory_utilization
+        elif job.joint:
+            util = min(0.99, math.ceil(need / d.total * 100 + 1) / 100)
+        else:
+            util = max(0.0, min(0.9, math.floor(d.budget / d.total * 100) / 100))
+        reserved = int(util * d.total)
+        use = _use(d, per_gpu, reserved)
+        if job.request.gpu_memory_utilization is not None:
+            fits = need <= reserved <= d.free  # vLLM refuses to start when free memory is below its reservation
+        else:
+            fits = need <= reserved  # the reservation was chosen within the budget
+        uses.append(use.model_copy(update={"fits": fits}))
+        utils.append(util)
+    placement: Placement = "tensor-parallel" if tp > 1 else ("unified" if devices[0].unified else "single-gpu")
+    util = min(utils) if utils else None
+    notes = ()
+    if util is not None and job.request.gpu_memory_utilization is None and util < 0.9:
+        notes = (f"--gpu-memory-utilization {util:.2f} (not the default 0.90): other processes hold memory",)
+    return Draft(placement, tuple(uses), all(u.fits for u in uses), gpu_layers=w.layers, tensor_parallel_size=tp,
+                 gpu_memory_utilization=util, notes=notes)
+
+
+def tensor_parallel(job: Job, devices: tuple[Device, ...]) -> Draft:
+    return _preallocating(job, devices, len(devices))
+
+
+def _assign_layers(capacities: list[int], per_layer: int, layers: int) -> list[int]:
+    out = []
+    left = layers
+    for cap in capacities:
+        n = max(0, min(left, cap // per_layer if per_layer else left))
+        out.append(n)
+        left -= n
+    return out
+
+
+def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
+    """Layers spread over several GPUs (transformers device_map, llama.cpp --split-mode layer)."""
+    spec = job.spec
+    w, kv, act, runtime = _inference_parts(job, False)
+    layers = w.layers
+    kv_layer = math.ceil(kv / layers) if layers else 0
+    per_layer = w.per_layer + kv_layer
+    caps = []
+    for i, d in enumerate(devices):
+        fixed = act + runtime + (w.outside if i == 0 else 0)
+        caps.append(max(0, d.budget - fixed))
+    counts = _assign_layers(caps, per_layer, layers)
+    if sum(counts) < layers:  # spread what is left proportionally so the shortfall is visible
+        counts[-1] += layers - sum(counts)
+    uses = []
+    for i, (d, n) in enumerate(zip(devices, counts)):
+        outside = w.outside if i == 0 else 0
+        uses.append(_use(d, _mem(n * w.per_layer + outside, n * kv_layer, act, runtime)))
+    return Draft("layer-split", tuple(uses), all(u.fits for u in uses), gpu_layers=layers,
+                 notes=(f"layers per GPU: {', '.join(map(str, counts))}",))
+
+
+def offload(job: Job, gpu: Device, cpu: Device) -> Draft:
+    """Some layers on one GPU, the rest in CPU RAM (llama.cpp -ngl N; transformers device_map offload)."""
+    spec = job.spec
+    w, kv, act, runtime = _inference_parts(job, False)
+    layers = w.layers
+    kv_layer = math.ceil(kv / layers) if layers else 0
+    if job.engine in ("llama.cpp", "ollama"):
+        # llama.cpp keeps token_embd on the CPU; offloaded layers carry their KV with them.
+        per_layer = w.per_layer + kv_layer
+        n = max(0, min(layers - 1, (gpu.budget - act - runtime) // per_layer if per_layer else 0))
+        gpu_mem = _mem(n * w.per_layer, n * kv_layer, act, runtime)
+        cpu_mem = _mem((layers - n) * w.per_layer + w.outside, (layers - n) * kv_layer,
+                       M.llamacpp_compute(spec, job.context) // 2, M.LLAMACPP_CPU_PROCESS)
+    else:
+        # accelerate's offload keeps the KV cache and activations on the GPU and streams CPU layers in.
+        fixed = w.outside + kv + act + runtime + w.per_layer  # one streamed layer in flight
+        n = max(0, min(layers - 1, (gpu.budget - fixed) // w.per_layer if w.per_layer else 0))
+        gpu_mem = _mem(w.outside + (n + 1) * w.per_layer, kv, act, runtime)
+        cpu_mem = _mem((layers - n) * w.per_layer, 0, 0, M.TRANSFORMERS_CPU_PROCESS)
+    if n < 1:
+        return Draft("offload", (_use(gpu, gpu_mem), _use(cpu, cpu_mem)), False, gpu_layers=0,
+                     problem=f"not even one layer fits on {gpu.label()} beside the cache and workspace")
+    uses = (_use(gpu, gpu_mem), _use(cpu, cpu_mem))
+    return Draft("offload", uses, all(u.fits for u in uses), gpu_layers=int(n),
+                 notes=(f"{n} of {layers} layers on the GPU, the rest on the CPU: much slower than all on GPU",))
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+def training(job: Job, devices: tuple[Device, ...]) -> Draft:
+    """Full fine-tune (AdamW, mixed precision), LoRA or QLoRA on one GPU, or FSDP-sharded over several."""
+    spec, req = job.spec, job.request
+    tokens = job.context
+    act = M.training_activations(spec, tokens, req.batch, req.gradient_checkpointing)
+    runtime = M.CUDA_CONTEXT_TORCH
+    n = len(devices)
+    if req.mode == "finetune":
+        weights = spec.params_total * M.ADAMW_BYTES_PER_PARAM // n
+    else:
+        base = M.weight_split(spec, job.precision).total
+        adapters = M.lora_params(spec, req.lora_rank) * M.ADAPTER_BYTES_PER_PARAM
+        weights = base // n + adapters
+    memory = _mem(weights, 0, act, runtime)
+    uses = tuple(_use(d, memory) for d in devices)
+    placement: Placement = "fsdp" if n > 1 else ("cpu" if devices[0].kind == "cpu" else "single-gpu")
+    notes = ("weights, gradients and optimizer states sharded over the GPUs (FSDP / ZeRO-3)",) if n > 1 else ()
+    return Draft(placement, uses, all(u.fits for u in uses), notes=notes)

@@ -1,0 +1,117 @@
+"""What the rules return: the request, plans with their memory per device, rejections and advice."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["inference", "finetune", "lora", "qlora"]
+Placement = Literal["single-gpu", "tensor-parallel", "layer-split", "fsdp", "offload", "cpu", "unified"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Request(_Frozen):
+    """What the user asks for. None / "auto" mean: let the rules choose."""
+
+    mode: Mode = "inference"
+    context: int | None = Field(None, description="Tokens per sequence (prompt + generation); None: min(model max, 8192)")
+    batch: int = 1
+    engine: str = "auto"
+    precision: str = "auto"
+    kv_dtype: str = "auto"
+    headroom_bytes: int | None = Field(None, description="Kept free per device; None: max(10 % of total, 1 GiB)")
+    devices: tuple[int, ...] | None = Field(None, description="NVML indices of the GPUs that may be used")
+    method: Literal["detailed", "rule-of-thumb"] = "detailed"
+    gpu_memory_utilization: float | None = None
+    lora_rank: int = 16
+    gradient_checkpointing: bool = True
+    allow_cpu: bool = True
+
+
+class Memory(_Frozen):
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_bytes: int
+    runtime_bytes: int
+    total_bytes: int
+
+
+class DeviceUse(_Frozen):
+    device: str = Field(description='"gpu:<nvml index>" or "cpu"')
+    name: str
+    kind: Literal["gpu", "cpu"]
+    index: int | None = None
+    memory: Memory
+    free_bytes: int | None
+    budget_bytes: int | None = Field(description="Free minus headroom")
+    reserved_bytes: int | None = Field(None, description="What a pre-allocating engine takes (vLLM)")
+    fits: bool
+
+
+class Plan(_Frozen):
+    model: str
+    precision: str
+    engine: str
+    placement: Placement
+    devices: list[str]
+    gpu_indices: list[int] = Field(default_factory=list, description="NVML indices")
+    cuda_visible_devices: str | None = None
+    mode: Mode
+    context: int
+    batch: int
+    kv_dtype: str
+    memory: Memory
+    per_device: list[DeviceUse]
+    fits: bool
+    max_context: int | None = None
+    quality_rank: int
+    speed_rank: int
+    headroom_fraction: float = Field(description="Smallest share of a device's budget left unused")
+    gpu_layers: int | None = None
+    total_layers: int | None = None
+    tensor_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    torch_dtype: str | None = None
+    quality: str = ""
+    method: str = ""
+    estimated: bool = True
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.precision, self.engine, self.placement)
+
+
+class Rejected(_Frozen):
+    precision: str
+    engine: str
+    placement: str | None = None
+    reason: str
+
+
+class Change(_Frozen):
+    """One change that would make the model fit."""
+
+    kind: Literal["context", "kv-dtype", "precision", "offload", "engine", "smaller-model", "bigger-gpu"]
+    description: str
+    plan: Plan | None = None
+
+
+class Recommendation(_Frozen):
+    model: dict[str, Any]
+    request: Request
+    fits: bool
+    plan: Plan | None
+    alternatives: list[Plan] = Field(default_factory=list)
+    rejected: list[Rejected] = Field(default_factory=list)
+    missing_bytes: int | None = None
+    changes: list[Change] = Field(default_factory=list)
+    smaller_models: list[str] = Field(default_factory=list)
+    bigger_gpus: list[str] = Field(default_factory=list)
+    rule_of_thumb_bytes: int | None = None
+    cannot_tell: str | None = Field(None, description="Why the hardware could not be read well enough to decide")
+    notes: list[str] = Field(default_factory=list)

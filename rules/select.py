@@ -1,0 +1,421 @@
+"""Choose: enumerate precision x engine x placement, gate each on the hardware (keeping the reason), compute
+memory for the rest, and rank by quality, then speed, then headroom. Pure: values in, values out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+from advisor.models.spec import ModelSpec
+from probes.schema import Snapshot
+from rules import placement as P
+from rules.devices import Device, Devices, usable_devices
+from rules.memory import rule_of_thumb_bytes
+from rules.plan import DeviceUse, Memory, Plan, Recommendation, Rejected, Request
+from rules.precisions import ALL, ENGINES, GGUF_ENGINES, KV_BYTES, Precision, lookup
+
+DEFAULT_CONTEXT_CAP = 8192
+ENGINE_RANK = {"vllm": 0, "tensorrt-llm": 1, "llama.cpp": 2, "transformers": 3, "ollama": 4}
+ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
+ENGINE_MIN_CC = {"vllm": (7, 0), "tensorrt-llm": (7, 5), "transformers": (3, 7), "llama.cpp": (5, 0), "ollama": (5, 0)}
+MAX_CONTEXT = 10_000_000
+
+GGUF_FILE = Precision("gguf-file", "gguf", 0.0, 4, GGUF_ENGINES, cpu=True, quality="as quantized in the file",
+                      method="the GGUF file itself")
+
+
+def validate(request: Request) -> list[str]:
+    """Problems with a request, one line each (empty when valid)."""
+    problems = []
+    if request.context is not None and not 1 <= request.context <= MAX_CONTEXT:
+        problems.append(f"--context must be between 1 and {MAX_CONTEXT:,} tokens (got {request.context})")
+    if not 1 <= request.batch <= 65536:
+        problems.append(f"--batch must be between 1 and 65536 (got {request.batch})")
+    if request.engine != "auto" and request.engine not in ENGINES:
+        problems.append(f"unknown engine {request.engine!r} (choose from auto, {', '.join(ENGINES)})")
+    if request.precision != "auto" and not lookup(request.precision):
+        from rules.precisions import known_names
+
+        problems.append(f"unknown precision {request.precision!r} (known: {', '.join(known_names())})")
+    if request.kv_dtype != "auto" and request.kv_dtype not in KV_BYTES:
+        problems.append(f"unknown KV cache dtype {request.kv_dtype!r} (choose from auto, {', '.join(KV_BYTES)})")
+    if request.headroom_bytes is not None and request.headroom_bytes < 0:
+        problems.append("--headroom cannot be negative")
+    if request.gpu_memory_utilization is not None and not 0.05 <= request.gpu_memory_utilization <= 1.0:
+        problems.append("--gpu-memory-utilization must be between 0.05 and 1.0")
+    if request.mode in ("finetune", "lora", "qlora") and request.engine not in ("auto", "transformers"):
+        problems.append(f"--mode {request.mode} runs with transformers, not {request.engine}")
+    if not 1 <= request.lora_rank <= 4096:
+        problems.append("--lora-rank must be between 1 and 4096")
+    return problems
+
+
+def default_context(spec: ModelSpec, request: Request) -> int:
+    if request.context is not None:
+        return request.context
+    if request.mode != "inference":
+        return min(spec.max_context or 2048, 2048)
+    return min(spec.max_context or 4096, DEFAULT_CONTEXT_CAP)
+
+
+# --- gating -----------------------------------------------------------------------------------------------
+
+def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) -> str | None:
+    """Why this precision / engine cannot run on this device, or None."""
+    p = precision.name
+    if device.kind == "cpu":
+        if engine in ("vllm", "tensorrt-llm"):
+            return f"{engine} needs a GPU"
+        if not precision.cpu:
+            return f"{p} needs GPU kernels; it does not run on the CPU"
+        return None
+    if device.apple:
+        if engine in ("vllm", "tensorrt-llm"):
+            return f"{engine} does not run on Apple GPUs"
+        if precision.family in ("fp8", "int8", "int4", "fp4"):
+            return f"{p} needs CUDA kernels; Apple GPUs run GGUF (llama.cpp) or fp16/bf16 (MPS)"
+        return None
+    cap = device.capability
+    where = device.label()
+    if cap is None:
+        return f"compute capability of {where} is unknown, so {p} / {engine} cannot be checked"
+    cc = f"{cap[0]}.{cap[1]}"
+    floor = ENGINE_MIN_CC.get(engine)
+    if floor and cap < floor:
+        return f"{engine} needs compute capability ≥ {floor[0]}.{floor[1]}; {where} is {cc}"
+    abilities = device.gpu.abilities if device.gpu else None
+    if precision.needs and (abilities is None or not getattr(abilities, precision.needs)):
+        return f"{p} needs compute capability {ABILITY_TEXT[precision.needs]}; {where} is {cc}"
+    if precision.min_cc and cap < precision.min_cc:
+        return f"{p} needs compute capability ≥ {precision.min_cc[0]}.{precision.min_cc[1]}; {where} is {cc}"
+    if engine in ("transformers", "vllm") and snapshot.torch.installed:
+        for dev in snapshot.torch.devices:
+            if dev.backend == "cuda" and dev.kernels == "missing" and dev.compute_capability == cc:
+                return f"the installed torch {snapshot.torch.version} has no kernels for compute capability {cc} ({where})"
+    return None
+
+
+def precision_preference(precision: Precision, spec: ModelSpec, device: Device) -> int:
+    """Among equal quality: the checkpoint's own dtype first; bf16 on a CPU without bf16 instructions later."""
+    native = (spec.native_dtype or "bfloat16").replace("torch.", "")
+    name = precision.name
+    if name in ("bf16", "BF16"):
+        if device.kind == "cpu" and not any(f in device.cpu_flags for f in ("avx512_bf16", "amx_bf16", "bf16")):
+            return 2
+        return 0 if native == "bfloat16" else 1
+    if name in ("fp16", "F16"):
+        return 0 if native == "float16" else 1
+    if name == "fp32":
+        return 0 if native == "float32" and device.kind == "cpu" else 2
+    return 0
+
+
+# --- candidates -------------------------------------------------------------------------------------------
+
+def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precision], list[Rejected]]:
+    rejected: list[Rejected] = []
+    wanted = list(ALL) if request.precision == "auto" else list(lookup(request.precision))
+    if spec.source == "gguf":
+        if request.precision != "auto" and not any(p.family == "gguf" for p in wanted):
+            rejected.append(Rejected(precision=request.precision, engine="any",
+                                     reason="a GGUF file runs as quantized in the file (llama.cpp / Ollama)"))
+        return [GGUF_FILE], rejected
+    if spec.kind == "other":
+        return [p for p in wanted if p.family == "float"], rejected
+    if request.mode == "finetune":
+        return [p for p in wanted if p.name in ("bf16", "fp16", "fp32")], rejected
+    if request.mode == "lora":
+        return [p for p in wanted if p.name in ("bf16", "fp16")], rejected
+    if request.mode == "qlora":
+        return [p for p in wanted if p.name == "nf4"] or [p for p in lookup("nf4")], rejected
+    q = spec.quantization
+    if q is not None and spec.source in ("directory", "hf-cache", "safetensors"):
+        match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "int8-w8a8", "awq": "awq-int4", "fp8": "fp8",
+                 "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
+                 "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)
+        keep = [p for p in wanted if p.name == match]
+        for p in wanted:
+            if p.name != match:
+                rejected.append(Rejected(precision=p.name, engine="any",
+                                         reason=f"this checkpoint is already {q.method}"
+                                                f"{f' {q.bits:g}-bit' if q.bits else ''}; {p.name} needs another checkpoint"))
+        return keep, rejected
+    return wanted, rejected
+
+
+def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list[str]:
+    if spec.kind == "other" or request.mode != "inference":
+        return ["transformers"]
+    engines = list(precision.engines)
+    if request.engine != "auto":
+        engines = [e for e in engines if e == request.engine]
+    elif "ollama" in engines:
+        engines.remove("ollama")  # same runtime as llama.cpp; asked for by name only
+    return engines
+
+
+def placements(job: P.Job, devs: Devices) -> Iterator[P.Draft]:
+    """Every placement this engine supports on these devices."""
+    gpus = devs.gpus
+    engine, mode = job.engine, job.request.mode
+    if mode != "inference":
+        for g in gpus:
+            yield P.training(job, (g,))
+        if mode == "finetune":
+            yield from (P.training(job, group) for group in _identical_groups(gpus))
+        elif len(gpus) > 1 and not any(g.unified for g in gpus):
+            yield P.layer_split(job, gpus)
+        if not gpus and devs.cpu is not None:
+            yield P.training(job, (devs.cpu,))
+        return
+    for g in gpus:
+        yield P.single(job, g)
+    if engine in ("vllm", "tensorrt-llm"):
+        heads = job.spec.heads or 1
+        for group in _identical_groups(gpus):
+            if heads % len(group) == 0:
+                yield P.tensor_parallel(job, group)
+        return
+    discrete = tuple(g for g in gpus if not g.unified)
+    if len(discrete) > 1:
+        yield P.layer_split(job, tuple(sorted(discrete, key=lambda d: -d.budget)))
+    if devs.cpu is not None:
+        if discrete and job.spec.kind == "llm":
+            best = max(discrete, key=lambda d: d.budget)
+            yield P.offload(job, best, devs.cpu)
+        if not any(g.unified for g in gpus) or not gpus:
+            yield P.single(job, devs.cpu)
+        elif any(g.unified for g in gpus):
+            yield P.single(job, devs.cpu)
+
+
+def _identical_groups(gpus: tuple[Device, ...]) -> Iterator[tuple[Device, ...]]:
+    """Groups of 2, 4, 8 identical discrete GPUs (the ones with the most free memory)."""
+    by_kind: dict[tuple[str, int], list[Device]] = {}
+    for g in gpus:
+        if not g.unified and "/mig:" not in g.key:
+            by_kind.setdefault((g.name, g.total), []).append(g)
+    for same in by_kind.values():
+        same.sort(key=lambda d: -d.budget)
+        for size in (2, 4, 8):
+            if len(same) >= size:
+                yield tuple(same[:size])
+
+
+# --- plans --------------------------------------------------------------------------------------------------
+
+def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
+    spec, p, req = job.spec, job.precision, job.request
+    totals = Memory(**{k: sum(getattr(u.memory, k) for u in draft.uses) for k in
+                       ("weights_bytes", "kv_cache_bytes", "activations_bytes", "runtime_bytes", "total_bytes")})
+    gpu_indices = sorted({u.index for u in draft.uses if u.kind == "gpu" and u.index is not None})
+    cuda = None
+    if gpu_indices:
+        by_index = {g.index: g for g in devs.gpus}
+        ids = []
+        for u in draft.uses:
+            if u.kind != "gpu":
+                continue
+            dev = next((g for g in devs.gpus if g.key == u.device), by_index.get(u.index))
+            if dev and dev.gpu and "/mig:" in dev.key:
+                inst = next((m for m in dev.gpu.mig.instances if f"/mig:{m.index}" in dev.key), None)
+                ids.append(inst.uuid if inst and inst.uuid else str(dev.gpu.cuda_index))
+            elif dev and dev.gpu:
+                ids.append(str(dev.gpu.cuda_index) if dev.gpu.cuda_index is not None else str(dev.index))
+        cuda = ",".join(ids)
+    room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)
+    device = next((d for d in (*devs.gpus, devs.cpu) if d is not None and d.key == draft.uses[0].device), None)
+    notes = list(draft.notes)
+    if not spec.exact:
+        notes.append("the model's size is approximate, so is this plan")
+    if job.context > (spec.max_context or job.context):
+        notes.append(f"{job.context:,} tokens is beyond the model's trained context ({spec.max_context:,})")
+    return Plan(
+        model=spec.name, precision=p.name, engine=job.engine, placement=draft.placement,
+        devices=[u.device for u in draft.uses], gpu_indices=gpu_indices, cuda_visible_devices=cuda, mode=req.mode,
+        context=job.context, batch=req.batch, kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
+        per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
+        speed_rank=P.SPEED_RANK[draft.placement], headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
+        total_layers=spec.layers, tensor_parallel_size=draft.tensor_parallel_size,
+        gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=p.quality,
+        method=p.method, estimated=True, notes=notes,
+    ), precision_preference(p, spec, device) if device else 0
+
+
+def _kv_name(kv_dtype: str, p: Precision) -> str:
+    if kv_dtype != "auto":
+        return kv_dtype
+    return "fp32" if p.name == "fp32" else ("f16" if p.family == "gguf" else "auto")
+
+
+def _rank(plan: Plan, pref: int) -> tuple[float, ...]:
+    return (plan.quality_rank, plan.speed_rank, pref, ENGINE_RANK.get(plan.engine, 9), -plan.headroom_fraction)
+
+
+def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
+    """Largest context (up to the model's maximum) at which the same placement still fits."""
+    def fits(ctx: int) -> bool:
+        return bool(draft_fn(replace(job, context=ctx)).fits)  # type: ignore[operator]
+
+    upper = spec.max_context or job.context
+    upper = max(upper, 1)
+    if fits(upper):
+        return upper
+    lo, hi = 0, upper
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo or None
+
+
+def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False,
+             ) -> tuple[list[tuple[Plan, int, P.Job, object]], list[Rejected], Devices, int]:
+    """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest."""
+    devs = usable_devices(snapshot, request)
+    context = default_context(spec, request)
+    precisions, rejected = candidate_precisions(spec, request)
+    results: list[tuple[Plan, int, P.Job, object]] = []
+    for p in precisions:
+        engines = engines_for(p, request, spec)
+        if not engines:
+            rejected.append(Rejected(precision=p.name, engine=request.engine,
+                                     reason=f"{p.name} does not run on {request.engine} (it runs on {', '.join(p.engines)})"))
+            continue
+        for engine in engines:
+            kv = P.kv_element_bytes(request.kv_dtype, p)
+            if request.kv_dtype in ("q8_0", "q4_0") and engine not in GGUF_ENGINES:
+                rejected.append(Rejected(precision=p.name, engine=engine, reason=f"KV dtype {request.kv_dtype} is llama.cpp's"))
+                continue
+            if request.kv_dtype == "fp8" and engine not in ("vllm", "tensorrt-llm"):
+                rejected.append(Rejected(precision=p.name, engine=engine, reason="an fp8 KV cache needs vLLM or TensorRT-LLM"))
+                continue
+            job = P.Job(spec, p, engine, request, context, kv, joint)
+            allowed = []
+            for d in (*devs.gpus, *([devs.cpu] if devs.cpu else [])):
+                why = gate(p, engine, d, snapshot)
+                if why is None:
+                    allowed.append(d)
+                elif d.kind == "gpu" or engine in ("transformers",) or not devs.gpus:
+                    rejected.append(Rejected(precision=p.name, engine=engine, placement=d.key, reason=why))
+            sub = Devices(tuple(d for d in allowed if d.kind == "gpu"),
+                          devs.cpu if devs.cpu in allowed else None, devs.notes, devs.nvml_problem)
+            if not sub.gpus and sub.cpu is None:
+                continue
+            for draft in placements(job, sub):
+                if draft.problem:
+                    rejected.append(Rejected(precision=p.name, engine=engine, placement=draft.placement, reason=draft.problem))
+                    continue
+                plan, pref = _plan(job, draft, sub)
+                fn = _redraft(draft, sub)
+                results.append((plan, pref, job, fn))
+    return results, rejected, devs, context
+
+
+def _redraft(draft: P.Draft, devs: Devices) -> object:
+    """A function re-evaluating the same placement for another job (another context)."""
+    keys = [u.device for u in draft.uses]
+    pool = {d.key: d for d in (*devs.gpus, *([devs.cpu] if devs.cpu else []))}
+    chosen = tuple(pool[k] for k in keys)
+
+    def again(job: P.Job) -> P.Draft:
+        if job.request.mode != "inference":
+            return P.training(job, chosen)
+        if draft.placement == "tensor-parallel":
+            return P.tensor_parallel(job, chosen)
+        if draft.placement == "layer-split":
+            return P.layer_split(job, chosen)
+        if draft.placement == "offload":
+            return P.offload(job, chosen[0], chosen[1])
+        return P.single(job, chosen[0])
+
+    return again
+
+
+def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: bool = False,
+              advise: bool = True) -> Recommendation:
+    """The best plan for `spec` on `snapshot`, the runners-up, every rejection with its reason, and — when
+    nothing fits — what is missing and what would make it fit.
+
+    Raises:
+        ValueError: when the request is invalid (see `validate`).
+    """
+    problems = validate(request)
+    if problems:
+        raise ValueError("; ".join(problems))
+    results, rejected, devs, context = evaluate(spec, snapshot, request, joint)
+    fitting = [(plan, pref, job, fn) for plan, pref, job, fn in results if plan.fits]
+    fitting.sort(key=lambda r: _rank(r[0], r[1]))
+    best: list[Plan] = []
+    seen: set[tuple[str, str]] = set()
+    for plan, _pref, job, fn in fitting:
+        if (plan.precision, plan.engine) in seen:
+            continue
+        seen.add((plan.precision, plan.engine))
+        best.append(plan.model_copy(update={"max_context": max_context(job, fn, spec)}))
+        if len(best) == 5:
+            break
+    if best and best[0].speed_rank > 0:
+        # quality ranks first; still show the best plan that runs entirely on GPU, when there is one
+        fast = next(((plan, job, fn) for plan, _p, job, fn in fitting if plan.speed_rank == 0), None)
+        if fast is not None and fast[0].key not in {b.key for b in best}:
+            plan, job, fn = fast
+            fastest = plan.model_copy(update={"max_context": max_context(job, fn, spec),
+                                              "notes": [*plan.notes, "the fastest plan that fits: all on GPU"]})
+            best.insert(1, fastest)
+    for plan, _pref, _job, _fn in results:
+        if not plan.fits:
+            worst = max(plan.per_device, key=lambda u: u.memory.total_bytes - (u.budget_bytes or 0))
+            from rules.units import gib
+
+            rejected.append(Rejected(
+                precision=plan.precision, engine=plan.engine, placement=plan.placement,
+                reason=f"{plan.precision} / {plan.engine} ({plan.placement}): needs {gib(worst.memory.total_bytes)} on "
+                       f"{_device_label(worst)}, {gib(worst.budget_bytes)} usable ({gib(worst.free_bytes)} free minus headroom)"))
+    notes = list(devs.notes)
+    cannot_tell = None
+    if devs.nvml_problem:
+        notes.append(f"NVML could not be read ({devs.nvml_problem}); GPU plans were not considered")
+        if not best or request.engine in ("vllm", "tensorrt-llm") or request.devices is not None:
+            cannot_tell = f"the GPUs could not be read: {devs.nvml_problem}"
+    if not best and not devs.gpus and devs.cpu is None:
+        cannot_tell = cannot_tell or "no usable device: neither GPU memory nor RAM could be read"
+    rot = rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param(request.precision))
+    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
+             "exact": spec.exact, "source": spec.source, "max_context": spec.max_context}
+    rec = Recommendation(model=model, request=request.model_copy(update={"context": context}), fits=bool(best),
+                         plan=best[0] if best else None, alternatives=best[1:], rejected=rejected,
+                         rule_of_thumb_bytes=rot, cannot_tell=cannot_tell, notes=notes)
+    if not best and advise and results:
+        from rules.advice import advise_no_fit
+
+        rec = advise_no_fit(rec, spec, snapshot, request, results)
+    return rec
+
+
+def _device_label(use: DeviceUse) -> str:
+    return "CPU RAM" if use.kind == "cpu" else f"GPU {use.device[4:]} ({use.name})"
+
+
+def rule_of_thumb_bytes_per_param(precision: str) -> float:
+    """Bytes per parameter the rule of thumb uses: 2 (FP16) unless a precision is named."""
+    rows = lookup(precision) if precision != "auto" else ()
+    if not rows:
+        return 2.0
+    if rows[0].family == "gguf":
+        from rules.gguf_mix import MIXES, TYPE_BITS
+
+        return TYPE_BITS[MIXES[rows[0].name].base] / 8
+    return rows[0].bits / 8
+
+
+def nominal_params(spec: ModelSpec) -> int:
+    """The size people quote ("7B") when the name carries one close to the exact count; else the count."""
+    from advisor.models.name_size import parse_size
+
+    parsed = parse_size(spec.name)
+    if parsed and abs(parsed[0] - spec.params_total) <= 0.25 * spec.params_total:
+        return parsed[0]
+    return spec.params_total
