@@ -136,7 +136,7 @@ def caps_sliding_window(engine: str, spec: ModelSpec) -> bool:
     if engine in ("vllm", "llama.cpp", "ollama", "tensorrt-llm"):
         return True
     # transformers: the hybrid cache of Gemma 2/3 caps sliding layers; the default dynamic cache does not.
-    return engine == "transformers" and (spec.family or "").startswith(("gemma2", "gemma3"))
+    return engine == "transformers" and (spec.model_type or "").startswith(("gemma2", "gemma3"))
 
 
 def caches_latent(engine: str) -> bool:
@@ -237,6 +237,11 @@ def training_activations(spec: ModelSpec, tokens: int, batch: int, checkpointing
         kept = layers * per_layer_full
     logits = tokens * batch * (spec.vocab_size or 0) * (2 + 4 + 4)
     return kept + logits
+
+
+def gguf_metadata_bytes(spec: ModelSpec) -> int:
+    """GGUF header, metadata and tokenizer: about 32 bytes per vocabulary entry plus 64 KiB."""
+    return (spec.vocab_size or 0) * 32 + 64 * 1024
 
 
 def rule_of_thumb_bytes(params: int, bytes_per_param: float) -> int:

@@ -113,7 +113,7 @@ def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
         if job.request.gpu_memory_utilization is not None:
             fits = need <= reserved <= d.free  # vLLM refuses to start when free memory is below its reservation
         else:
-            fits = need <= reserved  # the reservation was chosen within the budget
+            fits = need <= reserved <= d.budget
         uses.append(use.model_copy(update={"fits": fits}))
         utils.append(util)
     placement: Placement = "tensor-parallel" if tp > 1 else ("unified" if devices[0].unified else "single-gpu")

@@ -90,7 +90,9 @@ GGUF_PRECISIONS: tuple[Precision, ...] = tuple(
 )
 
 ALL: tuple[Precision, ...] = PRECISIONS + GGUF_PRECISIONS
-BY_NAME: dict[str, Precision] = {p.name.lower(): p for p in ALL}
+BY_NAME: dict[str, Precision] = {p.name: p for p in ALL}
+# Case-insensitive names; where a float and a GGUF type share one ("bf16" / "BF16"), the float row wins.
+_BY_LOWER: dict[str, Precision] = {p.name.lower(): p for p in reversed(ALL)}
 
 # What `--precision X` may name: one row, or a family of rows.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -112,11 +114,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 def lookup(name: str) -> tuple[Precision, ...]:
     """The rows a user's precision name means (case-insensitive); empty when unknown."""
-    key = name.strip().lower()
+    exact = name.strip()
+    if exact in BY_NAME:
+        return (BY_NAME[exact],)
+    key = exact.lower()
     if key in ALIASES:
-        return tuple(BY_NAME[n.lower()] for n in ALIASES[key])
-    if key in BY_NAME:
-        return (BY_NAME[key],)
+        return tuple(BY_NAME[n] for n in ALIASES[key])
+    if key in _BY_LOWER:
+        return (_BY_LOWER[key],)
     return ()
 
 

@@ -37,8 +37,11 @@ def _index() -> dict[str, dict[str, Any]]:
 
 
 def find(name: str) -> dict[str, Any] | None:
-    """The catalog entry for a name, alias or Hugging Face id, or None."""
-    return _index().get(normalize(name))
+    """The catalog entry for a name, alias or Hugging Face id (also "org/<catalog name>"), or None."""
+    found = _index().get(normalize(name))
+    if found is None and "/" in name:
+        found = _index().get(normalize(name.rsplit("/", 1)[1]))
+    return found
 
 
 def near(name: str, n: int = 3) -> list[str]:

@@ -1,0 +1,109 @@
+"""The memory model: hand-computed components, calibration against published measurements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.calibration import gguf_rows, measured_rows
+from advisor.models import catalog
+from rules import memory as M
+from rules.precisions import BY_NAME
+from rules.select import nominal_params, rule_of_thumb_bytes_per_param
+
+DATA = Path(__file__).parent / "data"
+GIB = 1024**3
+
+
+@pytest.mark.parametrize("row", measured_rows(DATA / "measured-dev.json"), ids=lambda c: c.label)
+def test_transformers_estimate_against_published_measurements(row):
+    # Never a false "fits": the estimate is at least the measurement, and at most 10 % above it.
+    assert row.measured <= row.estimate <= 1.10 * row.measured, f"{row.label}: {row.estimate:.2f} vs {row.measured}"
+
+
+@pytest.mark.parametrize("row", gguf_rows(DATA / "gguf-dev.json"), ids=lambda c: c.label)
+def test_gguf_sizes_against_published_files(row):
+    # Published bits per weight are rounded to 4 decimals; files include metadata we estimate.
+    assert row.measured - 0.0001 <= row.estimate <= 1.03 * row.measured, f"{row.label}: {row.estimate} vs {row.measured}"
+
+
+def test_rule_of_thumb_llama2_7b_fp16_is_28_gb():
+    spec = catalog.spec_for("Llama-2-7B")
+    assert nominal_params(spec) == 7_000_000_000  # the quoted size, not the exact 6.74 B
+    assert M.rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param("fp16")) == 28_000_000_000
+
+
+def test_weights_float_and_quantized_hand_computed():
+    spec = catalog.spec_for("Llama-2-7B")
+    assert M.weight_split(spec, BY_NAME["fp16"]).total == 6_738_415_616 * 2
+    assert M.weight_split(spec, BY_NAME["fp32"]).total == 6_738_415_616 * 4
+    # GPTQ 4-bit: linear layers at 4 + 16/128 + 4/128 bits; embeddings, head and norms stay 16-bit.
+    g = spec.params_by_group
+    linear = g["attention"] + g["mlp"]
+    rest = spec.params_total - linear
+    expected = -(-linear * (4 + 16 / 128 + 4 / 128) // 8) + rest * 2
+    assert M.weight_split(spec, BY_NAME["gptq-int4"]).total == expected
+
+
+def test_kv_cache_hand_computed():
+    llama2 = catalog.spec_for("Llama-2-7B")
+    # 2 x 32 layers x 32 KV heads x 128 dims x 2 bytes = 524,288 bytes per token; 4096 tokens = 2 GiB
+    assert M.kv_cache_bytes(llama2, "transformers", 4096, 1, 2) == 2 * GIB
+    assert M.kv_cache_bytes(llama2, "transformers", 4096, 4, 2) == 8 * GIB
+    assert M.kv_cache_bytes(llama2, "vllm", 4096, 1, 1) == GIB  # fp8 KV
+
+
+def test_kv_cache_grouped_query_attention():
+    llama3 = catalog.spec_for("Llama-3.1-8B-Instruct")
+    # 8 KV heads instead of 32: 2 x 32 x 8 x 128 x 2 = 131,072 bytes per token
+    assert M.kv_cache_bytes(llama3, "transformers", 8192, 1, 2) == 131_072 * 8192
+
+
+def test_sliding_window_capped_where_the_engine_caps_it():
+    mistral = catalog.spec_for("Mistral-7B-v0.1")
+    per_token = 2 * 32 * 8 * 128 * 2
+    assert M.kv_cache_bytes(mistral, "vllm", 32768, 1, 2) == per_token * 4096
+    assert M.kv_cache_bytes(mistral, "transformers", 32768, 1, 2) == per_token * 32768  # dynamic cache keeps all
+    gemma2 = catalog.spec_for("gemma-2-9b-it")
+    per_layer_token = 2 * 8 * 256 * 2
+    # 21 sliding layers hold 4096 tokens, 21 global layers hold all 8192
+    assert M.kv_cache_bytes(gemma2, "transformers", 8192, 1, 2) == per_layer_token * (21 * 4096 + 21 * 8192)
+
+
+def test_mla_latent_vs_full():
+    lite = catalog.spec_for("DeepSeek-V2-Lite")
+    # vLLM caches the latent: (512 + 64) x 2 bytes x 27 layers per token
+    assert M.kv_cache_bytes(lite, "vllm", 1024, 1, 2) == (512 + 64) * 2 * 27 * 1024
+    # transformers caches full K (16 x (128 + 64)) and V (16 x 128)
+    assert M.kv_cache_bytes(lite, "transformers", 1024, 1, 2) == 16 * (128 + 64 + 128) * 2 * 27 * 1024
+
+
+def test_llama_cpp_kv_dtypes():
+    llama3 = catalog.spec_for("Llama-3.1-8B-Instruct")
+    f16 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 2)
+    q8 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 34 / 32)
+    q4 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 18 / 32)
+    assert (q8, q4) == (f16 * 17 // 32, f16 * 9 // 32)
+
+
+def test_training_memory():
+    spec = catalog.spec_for("Llama-3.1-8B-Instruct")
+    assert M.ADAMW_BYTES_PER_PARAM == 2 + 2 + 4 + 8
+    with_ckpt = M.training_activations(spec, 2048, 1, True)
+    without = M.training_activations(spec, 2048, 1, False)
+    assert with_ckpt < without
+    # LoRA rank 16 on q, k, v, o: 16 x ((4096 + 4096) + 2 x (4096 + 1024) + (4096 + 4096)) x 32 layers
+    assert M.lora_params(spec, 16) == 16 * (8192 + 2 * 5120 + 8192) * 32
+
+
+def test_smaller_format_never_needs_more_weight_memory():
+    spec = catalog.spec_for("Qwen2.5-7B-Instruct")
+    rows = sorted((p for p in BY_NAME.values() if p.family != "gguf"), key=lambda p: p.bits)
+    sizes = [M.weight_split(spec, p).total for p in rows]
+    assert sizes == sorted(sizes)
+    from rules.gguf_mix import MIXES, TYPE_BITS
+
+    mixes = sorted(MIXES, key=lambda m: M.weight_split(spec, BY_NAME[m]).total)
+    bases = [TYPE_BITS[MIXES[m].base] for m in mixes]
+    assert bases == sorted(bases)  # the ordering by size follows the base type's bits
