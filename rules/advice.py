@@ -37,7 +37,7 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
         if other.fits and other.plan is not None:
             p = other.plan
             changes.append(Change(kind=kind, description=f"{text}: {p.precision} / {p.engine} ({p.placement}) needs "
-                                                          f"{gib(p.memory.total_bytes)}", plan=p))  # type: ignore[arg-type]
+                                                          f"{gib(p.memory.total_bytes)}", plan=p))
 
     if request.kv_dtype == "auto" and request.mode == "inference":
         if request.engine in ("auto", "vllm"):

@@ -90,7 +90,7 @@ def mix_bytes(mix: Mix, layers: int, layer: LayerShape, embeddings: int, output:
     bits = embeddings * TYPE_BITS[mix.embeddings or mix.base] + output * TYPE_BITS[mix.output]
     bits += extra_norms * TYPE_BITS["F32"]
     for i in range(layers):
-        def t(rule: Rule | None) -> float:
+        def t(rule: Rule | None, i: int = i) -> float:
             return TYPE_BITS[rule(i, layers, n_gqa) if rule else mix.base]
 
         bits += (layer.attn_q + layer.attn_k + layer.ffn_gate_up) * TYPE_BITS[mix.base]

@@ -40,7 +40,7 @@ def _mem(weights: int, kv: int, act: int, runtime: int) -> Memory:
 
 def _use(device: Device, memory: Memory, reserved: int | None = None) -> DeviceUse:
     need = reserved if reserved is not None else memory.total_bytes
-    return DeviceUse(device=device.key, name=device.name, kind=device.kind, index=device.index, memory=memory,  # type: ignore[arg-type]
+    return DeviceUse(device=device.key, name=device.name, kind=device.kind, index=device.index, memory=memory,
                      free_bytes=device.free, budget_bytes=device.budget, reserved_bytes=reserved,
                      fits=need <= device.budget and memory.total_bytes <= device.budget)
 
@@ -117,12 +117,12 @@ def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
         uses.append(use.model_copy(update={"fits": fits}))
         utils.append(util)
     placement: Placement = "tensor-parallel" if tp > 1 else ("unified" if devices[0].unified else "single-gpu")
-    util = min(utils) if utils else None
-    notes = ()
-    if util is not None and job.request.gpu_memory_utilization is None and util < 0.9:
-        notes = (f"--gpu-memory-utilization {util:.2f} (not the default 0.90): other processes hold memory",)
+    chosen: float | None = min(utils) if utils else None
+    notes: tuple[str, ...] = ()
+    if chosen is not None and job.request.gpu_memory_utilization is None and chosen < 0.9:
+        notes = (f"--gpu-memory-utilization {chosen:.2f} (not the default 0.90): other processes hold memory",)
     return Draft(placement, tuple(uses), all(u.fits for u in uses), gpu_layers=w.layers, tensor_parallel_size=tp,
-                 gpu_memory_utilization=util, notes=notes)
+                 gpu_memory_utilization=chosen, notes=notes)
 
 
 def tensor_parallel(job: Job, devices: tuple[Device, ...]) -> Draft:
@@ -141,7 +141,6 @@ def _assign_layers(capacities: list[int], per_layer: int, layers: int) -> list[i
 
 def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     """Layers spread over several GPUs (transformers device_map, llama.cpp --split-mode layer)."""
-    spec = job.spec
     w, kv, act, runtime = _inference_parts(job, False)
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
@@ -154,7 +153,7 @@ def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     if sum(counts) < layers:  # spread what is left proportionally so the shortfall is visible
         counts[-1] += layers - sum(counts)
     uses = []
-    for i, (d, n) in enumerate(zip(devices, counts)):
+    for i, (d, n) in enumerate(zip(devices, counts, strict=True)):
         outside = w.outside if i == 0 else 0
         uses.append(_use(d, _mem(n * w.per_layer + outside, n * kv_layer, act, runtime)))
     return Draft("layer-split", tuple(uses), all(u.fits for u in uses), gpu_layers=layers,

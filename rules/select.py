@@ -183,10 +183,7 @@ def placements(job: P.Job, devs: Devices) -> Iterator[P.Draft]:
         if discrete and job.spec.kind == "llm":
             best = max(discrete, key=lambda d: d.budget)
             yield P.offload(job, best, devs.cpu)
-        if not any(g.unified for g in gpus) or not gpus:
-            yield P.single(job, devs.cpu)
-        elif any(g.unified for g in gpus):
-            yield P.single(job, devs.cpu)
+        yield P.single(job, devs.cpu)
 
 
 def _identical_groups(gpus: tuple[Device, ...]) -> Iterator[tuple[Device, ...]]:
