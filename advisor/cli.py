@@ -88,7 +88,10 @@ def root(
     """Run with no command to see what the featured models need on this machine."""
     _state["debug"] = debug
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        from advisor.commands.fit import run_overview
+
+        code = handles_errors(run_overview)(json_out=False)
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -139,6 +142,69 @@ def models(
     from advisor.commands.models import run_models
 
     run_models(list(words or []), json_out)
+
+
+# Options shared by fit and check.
+CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (prompt + output), e.g. 8192 or 32k. "
+                       "Default: the model's maximum, capped at 8192.")
+BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
+MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
+ENGINE = typer.Option("auto", "--engine", "-e", help="auto, transformers, vllm, llama.cpp, ollama or tensorrt-llm.")
+PRECISION = typer.Option("auto", "--precision", "-p", help="auto, bf16, fp16, fp32, fp8, int8, int4, nf4, awq, gptq, fp4, "
+                         "or a GGUF type such as Q4_K_M.")
+KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM), q8_0 or q4_0 (llama.cpp).")
+HEADROOM = typer.Option(None, "--headroom", help="Memory kept free per device, e.g. 2GiB or 15%. Default: 10% or 1 GiB.")
+GPUS = typer.Option(None, "--gpus", help="NVML indices of the GPUs that may be used, e.g. 0,1.")
+METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
+HARDWARE = typer.Option(None, "--hardware", help="Decide on a snapshot file from another machine (advisor probe --json).")
+WHATIF_GPU = typer.Option(None, "--gpu", help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100".')
+UTIL = typer.Option(None, "--gpu-memory-utilization", help="vLLM's reservation share (default: 0.90 or what is free).")
+
+
+@app.command()
+@handles_errors
+def fit(
+    models: list[str] = typer.Argument(..., help="One or more models: catalog names, HF repo ids, directories, .gguf or "
+                                      ".safetensors files."),
+    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
+    precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
+    method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
+    gpu_memory_utilization: float | None = UTIL,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rejected candidate."),
+) -> None:
+    """Recommend how to run a model here: precision, engine, placement, memory per device, settings to paste.
+
+    Examples: advisor fit llama3.1:8b · advisor fit Qwen/Qwen2.5-32B-Instruct --gpu "RTX 4090" --context 16k
+    """
+    from advisor.commands.fit import run_fit
+
+    raise typer.Exit(run_fit(list(models), json_out, verbose, context=context, batch=batch, mode=mode, engine=engine,
+                             precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
+                             hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization))
+
+
+@app.command()
+@handles_errors
+def check(
+    model: str = typer.Argument(..., help="The model to check."),
+    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
+    precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
+    method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
+    gpu_memory_utilization: float | None = UTIL,
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval)."),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
+) -> None:
+    """Pre-flight for launch scripts. Exit 0 fits · 1 does not fit · 2 bad input · 3 cannot tell.
+
+    Example: advisor check llama3.1:8b --precision bf16 --context 8192 || echo "fall back"
+    Example: eval "$(advisor check qwen2.5:7b --format env)"
+    """
+    from advisor.commands.fit import run_check
+
+    raise typer.Exit(run_check(model, fmt, json_out, context=context, batch=batch, mode=mode, engine=engine,
+                               precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
+                               hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization))
 
 
 def main() -> int:

@@ -70,16 +70,16 @@ def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request) -> li
 
     family = spec.family or ""
     siblings = []
-    for entry in catalog.entries():
+    for order, entry in enumerate(catalog.entries()):
         fam = entry.get("family") or ""
         same_family = bool(fam) and (fam == family or fam.startswith(family + " "))
         same_type = (entry.get("config") or {}).get("model_type") == spec.model_type
         if (same_family or same_type) and entry["name"] != spec.name:
             s = catalog.spec_for(entry["name"])
             if s.params_total < spec.params_total:
-                siblings.append((not same_family, -s.params_total, s))
+                siblings.append((not same_family, -s.params_total, -order, s))
     out = []
-    for *_, s in sorted(siblings, key=lambda t: (t[0], t[1])):
+    for *_, s in sorted(siblings, key=lambda t: (t[0], t[1], t[2])):
         r = recommend(s, snapshot, request.model_copy(update={"context": request.context}), advise=False)
         if r.fits and r.plan is not None:
             out.append(f"{s.name} ({s.params_total / 1e9:.1f} B params, {r.plan.precision} / {r.plan.engine})")

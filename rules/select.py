@@ -303,7 +303,8 @@ def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool 
                 continue
             for draft in placements(job, sub):
                 if draft.problem:
-                    rejected.append(Rejected(precision=p.name, engine=engine, placement=draft.placement, reason=draft.problem))
+                    rejected.append(Rejected(precision=p.name, engine=engine, placement=draft.placement,
+                                             reason=f"{p.name} / {engine} ({draft.placement}): {draft.problem}"))
                     continue
                 plan, pref = _plan(job, draft, sub)
                 fn = _redraft(draft, sub)

@@ -16,7 +16,14 @@ def schema_for(name: str) -> dict[str, Any]:
         doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         doc["$id"] = f"https://local-advisor/schemas/snapshot-{SCHEMA_VERSION}.schema.json"
         return doc
-    raise BadInputError(f"unknown schema {name!r} (choose from: snapshot)")
+    if name == "result":
+        from advisor.results import RESULT_SCHEMA_VERSION, FitResult
+
+        doc = FitResult.model_json_schema()
+        doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        doc["$id"] = f"https://local-advisor/schemas/result-{RESULT_SCHEMA_VERSION}.schema.json"
+        return doc
+    raise BadInputError(f"unknown schema {name!r} (choose from: snapshot, result)")
 
 
 def print_schema(name: str) -> None:

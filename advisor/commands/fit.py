@@ -1,0 +1,109 @@
+"""`advisor fit`, `advisor check` and the no-argument overview."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from advisor.errors import EXIT_CANNOT_TELL, EXIT_NO_FIT, BadInputError, CannotTellError
+from advisor.results import FitResult
+
+FORMATS = ("text", "json", "env")
+
+
+def _options(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request options, hardware options) from the CLI's keyword arguments."""
+    hw = {"hardware": opts.pop("hardware", None), "gpu": opts.pop("gpu", None)}
+    return opts, hw
+
+
+def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> int:
+    from advisor import api
+    from advisor.cli import console, emit_json
+
+    if not models:
+        raise BadInputError("name at least one model (e.g. advisor fit llama3.1:8b)")
+    request, hw = _options(opts)
+    snapshot = _snapshot(hw)
+    if len(models) == 1:
+        result = api.recommend(models[0], snapshot=snapshot, **request)
+        if json_out:
+            emit_json(result.to_json())
+        else:
+            from advisor.render.fit_view import render_result
+
+            render_result(result, console(), verbose)
+        return 0
+    results, unplaced = api.recommend_many(models, snapshot=snapshot, **request)
+    if json_out:
+        doc = {"schema_version": "1.0", "fits": not unplaced, "results": [json.loads(r.to_json()) for r in results],
+               "unplaced": [{"model": m, "reason": why} for m, why in unplaced]}
+        emit_json(json.dumps(doc, indent=2))
+        return 0
+    from advisor.render.fit_view import render_result
+
+    con = console()
+    con.print(f"Placing {len(models)} models together (memory adds up; each sees what the others leave):", style="bold")
+    for r in results:
+        render_result(r, con, verbose)
+        con.print()
+    for _model, why in unplaced:
+        con.print(f"✘ {why}", style="bold red")
+    return 0
+
+
+def _snapshot(hw: dict[str, Any]) -> Any:
+    from advisor.requests import hardware
+
+    return hardware(hardware_file=hw["hardware"], gpu=hw["gpu"])
+
+
+def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
+    from advisor import api
+    from advisor.cli import emit_json
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in FORMATS:
+        raise BadInputError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    request, hw = _options(opts)
+    result: FitResult = api.check(model, snapshot=_snapshot(hw), **request)
+    if fmt == "json":
+        emit_json(result.to_json())
+    elif fmt == "env":
+        sys.stdout.write(result.env())
+    else:
+        sys.stdout.write(("fits: " if result.fits else "no: ") + result.reason() + "\n")
+    code = result.exit_code
+    if code == EXIT_CANNOT_TELL:
+        sys.stderr.write(f"advisor: cannot tell: {result.cannot_tell}\n")
+    elif code == EXIT_NO_FIT:
+        sys.stderr.write(f"advisor: {result.reason()}\n")
+    return code
+
+
+def run_overview(json_out: bool) -> int:
+    from advisor import api
+    from advisor.cli import console, emit_json
+    from advisor.models import catalog
+    from advisor.results import hardware_summary
+
+    snapshot = api.probe()
+    rows: list[tuple[str, FitResult | None, str | None]] = []
+    for name in catalog.featured():
+        try:
+            rows.append((name, api.recommend(name, snapshot=snapshot), None))
+        except BadInputError as exc:
+            rows.append((name, None, str(exc)))
+    if json_out:
+        doc = {"schema_version": "1.0", "hardware": hardware_summary(snapshot).model_dump(),
+               "models": [json.loads(r.to_json()) if r else {"model": {"name": n}, "error": e} for n, r, e in rows]}
+        emit_json(json.dumps(doc, indent=2))
+        return 0
+    from advisor.render.fit_view import render_overview
+
+    render_overview(rows, hardware_summary(snapshot).line, console())
+    return 0
+
+
+__all__ = ["CannotTellError", "run_check", "run_fit", "run_overview"]

@@ -1,0 +1,168 @@
+"""The human view of a recommendation: machine line, verdict, memory bar per device, settings, runners-up,
+rejections, and when nothing fits, what would."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from advisor.results import FitResult
+from rules.plan import DeviceUse, Plan
+from rules.units import gib
+
+BAR = 32
+COLOURS = (("weights", "blue"), ("KV cache", "green"), ("activations", "yellow"), ("runtime", "magenta"))
+
+
+def device_bar(use: DeviceUse, width: int = BAR) -> Text:
+    """Weights / KV / activations / runtime against the device's free memory; headroom marked."""
+    scale = max(use.free_bytes or 0, use.memory.total_bytes, 1)
+    parts = (use.memory.weights_bytes, use.memory.kv_cache_bytes, use.memory.activations_bytes, use.memory.runtime_bytes)
+    symbols = ("█", "▓", "▒", "░")
+    bar = Text()
+    used = 0
+    for (_label, colour), n, sym in zip(COLOURS, parts, symbols, strict=True):
+        cells = round(width * n / scale)
+        bar.append(sym * cells, style=colour)
+        used += cells
+    budget_cells = round(width * (use.budget_bytes or 0) / scale)
+    if budget_cells > used:
+        bar.append("·" * (budget_cells - used), style="dim")
+        used = budget_cells
+    if width > used:
+        bar.append(" " * (width - used), style="on grey23")
+    return bar
+
+
+def _device_name(use: DeviceUse) -> str:
+    return "CPU RAM" if use.kind == "cpu" else f"GPU {use.device[4:]} {use.name}"
+
+
+def render_plan_memory(plan: Plan, console: Console) -> None:
+    for use in plan.per_device:
+        line = Text(f"  {_device_name(use)[:30]:<30} ")
+        line.append_text(device_bar(use))
+        line.append(f" {gib(use.memory.total_bytes)}")
+        console.print(line, no_wrap=True, overflow="ellipsis")
+        free = f"of {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free)"
+        if use.reserved_bytes is not None:
+            free += f"; {plan.engine} reserves {gib(use.reserved_bytes)}"
+        m = use.memory
+        console.print(f"    {free}: weights {gib(m.weights_bytes, 2)}, KV cache {gib(m.kv_cache_bytes, 2)}, "
+                      f"activations {gib(m.activations_bytes, 2)}, runtime {gib(m.runtime_bytes, 2)}", style="dim")
+
+
+def render_settings(result: FitResult, console: Console) -> None:
+    s = result.settings or {}
+    env = " ".join(f"{k}={v}" for k, v in (s.get("env") or {}).items())
+    console.print(Text("Settings to paste", style="bold"))
+    if "command" in s:
+        console.print(f"  {env + ' ' if env else ''}{s['command']}", soft_wrap=True, highlight=False, markup=False)
+    if "python" in s:
+        if env:
+            console.print(f"  # run with {env}", markup=False)
+        for line in s["python"].splitlines():
+            console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
+    if "modelfile" in s:
+        console.print("  # Ollama Modelfile", markup=False)
+        for line in s["modelfile"].splitlines():
+            console.print(f"  {line}", soft_wrap=True, markup=False)
+    if s.get("note"):
+        console.print(f"  # {s['note']}", markup=False)
+
+
+def render_result(result: FitResult, console: Console, verbose: bool = False) -> None:
+    console.print(Text(f"Machine: {result.hardware.line}", style="dim"))
+    m = result.model
+    exact = "exact" if m.exact else "APPROXIMATE"
+    active = f", {m.params_active / 1e9:.2f} B active" if m.params_active != m.params_total else ""
+    req = result.request
+    console.print(Text(f"{m.name}: {m.params_total / 1e9:.2f} B parameters ({exact}{active})", style="bold"))
+    console.print(Text(f"{req.mode}, context {req.context:,} tokens, batch {req.batch}", style="dim"))
+    plan = result.plan
+    if result.fits and plan is not None:
+        verdict = Text("✔ fits: ", style="bold green")
+        verdict.append(f"{plan.precision} with {plan.engine}, {plan.placement}", style="bold")
+        verdict.append(f"; largest context {plan.max_context or plan.context:,} tokens")
+        console.print(verdict)
+        verdict = Text(f"  quality: {plan.quality}", style="dim")
+        console.print(verdict)
+        render_plan_memory(plan, console)
+        for note in plan.notes:
+            console.print(f"  note: {note}", style="yellow")
+    elif result.cannot_tell:
+        console.print(Text(f"? cannot tell: {result.cannot_tell}", style="bold yellow"))
+    else:
+        console.print(Text(f"✘ does not fit: {gib(result.missing_bytes)} short on the tightest device", style="bold red"))
+    if result.rule_of_thumb_bytes is not None:
+        detailed = gib(plan.memory.total_bytes) if plan else "n/a"
+        console.print(f"  rule of thumb (params × bytes × 2): {gib(result.rule_of_thumb_bytes)} "
+                      f"({result.rule_of_thumb_bytes:,} bytes); detailed estimate: {detailed}", style="dim")
+    for note in result.notes:
+        console.print(f"  note: {note}", style="yellow")
+    if result.fits and plan is not None:
+        render_settings(result, console)
+    if result.alternatives:
+        table = Table(title="Runners-up", title_justify="left", show_edge=False)
+        for col in ("precision", "engine", "placement", "needs", "max context", "quality"):
+            table.add_column(col, no_wrap=col != "quality")
+        for alt in result.alternatives:
+            table.add_row(alt.precision, alt.engine, alt.placement, gib(alt.memory.total_bytes),
+                          f"{alt.max_context:,}" if alt.max_context else "?", alt.quality.split(" (")[0].split(";")[0])
+        console.print(table)
+    if not result.fits and result.changes:
+        console.print(Text("What would make it fit", style="bold"))
+        for change in result.changes:
+            console.print(f"  • {change.description}")
+        for name in result.smaller_models[1:]:
+            console.print(f"  • or {name}")
+        for name in result.bigger_gpus[1:]:
+            console.print(f"  • or {name}")
+    if result.rejected:
+        render_rejected(result, console, verbose)
+
+
+def render_rejected(result: FitResult, console: Console, verbose: bool) -> None:
+    from rules.precisions import lookup
+
+    def quality(precision: str) -> int:
+        rows = lookup(precision)
+        return rows[0].quality_rank if rows else 9
+
+    has_gpu = bool(result.hardware.gpus)
+    ordered = sorted(result.rejected, key=lambda r: quality(r.precision))
+    reasons = Counter(r.reason for r in ordered)
+    # the short list: the best-quality candidates' reasons, leaving out "not on the CPU" when there are GPUs
+    brief = [(r, n) for r, n in reasons.items() if not (has_gpu and "on the CPU" in r)]
+    shown = list(reasons.items()) if verbose else brief[:8]
+    console.print(Text(f"Rejected ({len(result.rejected)} candidates)", style="bold"))
+    for reason, n in shown:
+        console.print(f"  ✘ {reason}" + (f"  (×{n})" if n > 1 else ""), style="dim", soft_wrap=True)
+    if not verbose and len(reasons) > len(shown):
+        console.print(f"  … {len(reasons) - len(shown)} more reasons: --verbose or --json lists every one", style="dim")
+
+
+def render_overview(rows: list[tuple[str, FitResult | None, str | None]], line: str, console: Console) -> None:
+    console.print(Text(f"Machine: {line}", style="bold"))
+    table = Table(title="What runs here (featured models, default context)", title_justify="left")
+    for col in ("model", "params", "best plan", "needs", "usable", "largest context", "verdict"):
+        table.add_column(col)
+    for name, result, error in rows:
+        if result is None:
+            table.add_row(name, "", "", "", "", "", Text(error or "?", style="red"))
+            continue
+        p = result.plan
+        if p is None:
+            verdict = Text("cannot tell" if result.cannot_tell else f"no ({gib(result.missing_bytes)} short)", style="red")
+            table.add_row(name, f"{result.model.params_total / 1e9:.1f} B", "", "", "", "", verdict)
+            continue
+        usable = sum(u.budget_bytes or 0 for u in p.per_device)
+        table.add_row(name, f"{result.model.params_total / 1e9:.1f} B", f"{p.precision} · {p.engine} · {p.placement}",
+                      gib(p.memory.total_bytes), gib(usable), f"{p.max_context:,}" if p.max_context else "?",
+                      Text("yes", style="green"))
+    console.print(table)
+    console.print("advisor fit MODEL shows the details; advisor models lists the catalog; advisor probe shows the machine.",
+                  style="dim")

@@ -1,0 +1,143 @@
+"""Turn what people type (CLI options, API keywords) into a validated rules Request and a snapshot."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import BadInputError
+from advisor.units import parse_size
+from probes.schema import Snapshot
+from rules.plan import Request
+from rules.precisions import ENGINES, KV_BYTES, lookup
+from rules.select import validate
+
+MODES = ("inference", "finetune", "lora", "qlora")
+
+
+def parse_context(text: str | int | None) -> int | None:
+    """ "8192", "8k", "128K", "1m" -> tokens."""
+    if text is None or isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*(-?\d+)\s*([kKmM]?)\s*", str(text))
+    if not m:
+        raise BadInputError(f"--context: not a number of tokens: {text!r} (e.g. 8192 or 32k)")
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+
+
+def parse_headroom(text: str | None) -> int | float | None:
+    """ "2GiB" -> bytes; "15%" -> a fraction; None -> the default rule."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.endswith("%"):
+        try:
+            value = float(text[:-1])
+        except ValueError:
+            raise BadInputError(f"--headroom: not a percentage: {text!r}") from None
+        if not 0 <= value < 100:
+            raise BadInputError(f"--headroom: {text} is not between 0% and 100%")
+        return value / 100
+    return parse_size(text)
+
+
+def parse_gpus(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(t) for t in text.replace(" ", "").split(",") if t != "")
+    except ValueError:
+        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {text!r})") from None
+    if not values or any(v < 0 for v in values):
+        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {text!r})")
+    return values
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A request plus the parts of it the rules do not see (headroom as a fraction)."""
+
+    request: Request
+    headroom_fraction: float | None = None
+
+
+def build_request(*, mode: str = "inference", context: str | int | None = None, batch: int = 1, engine: str = "auto",
+                  precision: str = "auto", kv_dtype: str = "auto", headroom: str | None = None, gpus: str | None = None,
+                  method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
+                  gradient_checkpointing: bool = True, **unknown: Any) -> Asked:
+    """Validate every option; raise one BadInputError naming the first problem.
+
+    Raises:
+        BadInputError: unknown option, value out of range, or options that contradict each other.
+    """
+    if unknown:
+        raise BadInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    engine = engine.lower()
+    if engine == "llamacpp":
+        engine = "llama.cpp"
+    if mode not in MODES:
+        raise BadInputError(f"--mode: unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    if method not in ("detailed", "rule-of-thumb"):
+        raise BadInputError(f"--method: unknown method {method!r} (choose from detailed, rule-of-thumb)")
+    room = parse_headroom(headroom)
+    request = Request(mode=mode, context=parse_context(context), batch=batch, engine=engine, precision=precision,  # type: ignore[arg-type]
+                      kv_dtype=kv_dtype.lower(), headroom_bytes=room if isinstance(room, int) else None,
+                      devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,  # type: ignore[arg-type]
+                      lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing)
+    problems = validate(request)
+    if problems:
+        raise BadInputError(problems[0])
+    rows = lookup(precision) if precision != "auto" else ()
+    if engine != "auto" and rows and not any(engine in p.engines for p in rows):
+        runs_on = sorted({e for p in rows for e in p.engines})
+        raise BadInputError(f"--precision {precision} does not run on {engine} (it runs on {', '.join(runs_on)})")
+    if mode == "qlora" and precision not in ("auto", "nf4", "int4", "4bit"):
+        raise BadInputError(f"--mode qlora quantizes the base to nf4; --precision {precision} contradicts it")
+    if mode in ("finetune", "lora") and rows and not all(p.family == "float" for p in rows):
+        raise BadInputError(f"--mode {mode} trains in bf16/fp16/fp32; use --mode qlora for a 4-bit base")
+    if kv_dtype.lower() in ("q8_0", "q4_0") and engine not in ("auto", "llama.cpp", "ollama"):
+        raise BadInputError(f"--kv-dtype {kv_dtype} is a llama.cpp cache type; {engine} cannot use it")
+    if kv_dtype.lower() == "fp8" and engine not in ("auto", "vllm", "tensorrt-llm"):
+        raise BadInputError(f"--kv-dtype fp8 needs vLLM or TensorRT-LLM, not {engine}")
+    assert kv_dtype.lower() == "auto" or kv_dtype.lower() in KV_BYTES and engine in ("auto", *ENGINES)
+    return Asked(request, room if isinstance(room, float) else None)
+
+
+def with_headroom_fraction(snapshot: Snapshot, asked: Asked) -> Request:
+    """A fractional headroom becomes bytes of the largest device (the rules take bytes)."""
+    if asked.headroom_fraction is None:
+        return asked.request
+    sizes = [g.memory_total_bytes or 0 for g in snapshot.gpus] + [snapshot.memory.total_bytes or 0]
+    return asked.request.model_copy(update={"headroom_bytes": int(max(sizes) * asked.headroom_fraction)})
+
+
+def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None, with_torch: bool = False) -> Snapshot:
+    """The snapshot to decide on: a file, this machine, and optionally what-if GPUs from the table.
+
+    Raises:
+        BadInputError: unreadable snapshot, or a GPU name not in the table.
+    """
+    from advisor import __version__
+    from advisor.snapshots import load_snapshot
+
+    if hardware_file is not None:
+        snap = load_snapshot(hardware_file)
+    else:
+        from probes.snapshot import take_snapshot
+
+        snap = take_snapshot(__version__, with_torch=with_torch)
+    if gpu:
+        from rules.gpu_table import find_gpu, near_gpus, parse_gpu_spec, with_what_if_gpus
+
+        name, count = parse_gpu_spec(gpu)
+        entry = find_gpu(name)
+        if entry is None:
+            near = near_gpus(name)
+            hint = f"; closest: {', '.join(near)}" if near else "; see the GPU table with: advisor gpus"
+            raise BadInputError(f"--gpu: {name!r} is not in the GPU table{hint}")
+        if not 1 <= count <= 64:
+            raise BadInputError(f"--gpu: {count} GPUs is out of range (1-64)")
+        snap = with_what_if_gpus(snap, entry, count)
+    return snap
