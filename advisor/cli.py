@@ -84,13 +84,17 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback when something fails."),
+    json_out: bool = typer.Option(False, "--json", help="With no command: the overview as JSON."),
 ) -> None:
-    """Run with no command to see what the featured models need on this machine."""
+    """Run with no command to see what the featured models need on this machine.
+
+    Example: advisor · advisor fit llama3.1:8b · advisor check qwen2.5:7b --format env
+    """
     _state["debug"] = debug
     if ctx.invoked_subcommand is None:
         from advisor.commands.fit import run_overview
 
-        code = handles_errors(run_overview)(json_out=False)
+        code = handles_errors(run_overview)(json_out=json_out)
         raise typer.Exit(code)
 
 
@@ -156,7 +160,8 @@ KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, 
 HEADROOM = typer.Option(None, "--headroom", help="Memory kept free per device, e.g. 2GiB or 15%. Default: 10% or 1 GiB.")
 GPUS = typer.Option(None, "--gpus", help="NVML indices of the GPUs that may be used, e.g. 0,1.")
 METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
-HARDWARE = typer.Option(None, "--hardware", help="Decide on a snapshot file from another machine (advisor probe --json).")
+HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE",
+                        help="Decide on a snapshot file from another machine (advisor probe --json). Env: ADVISOR_HARDWARE.")
 WHATIF_GPU = typer.Option(None, "--gpu", help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100".')
 UTIL = typer.Option(None, "--gpu-memory-utilization", help="vLLM's reservation share (default: 0.90 or what is free).")
 
