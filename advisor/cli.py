@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+import os
 
-import typer
+# The CLI uses no pydantic plugins; skipping their entry-point scan saves ~10 ms of every start.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from advisor import __version__
-from advisor.errors import EXIT_BAD_INPUT, AdvisorError
+import functools  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import typer  # noqa: E402
+
+from advisor import __version__  # noqa: E402
+from advisor.errors import EXIT_BAD_INPUT, AdvisorError  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
