@@ -82,9 +82,9 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     if method not in ("detailed", "rule-of-thumb"):
         raise BadInputError(f"--method: unknown method {method!r} (choose from detailed, rule-of-thumb)")
     room = parse_headroom(headroom)
-    request = Request(mode=mode, context=parse_context(context), batch=batch, engine=engine, precision=precision,  # type: ignore[arg-type]
+    request = Request(mode=mode, context=parse_context(context), batch=batch, engine=engine, precision=precision,
                       kv_dtype=kv_dtype.lower(), headroom_bytes=room if isinstance(room, int) else None,
-                      devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,  # type: ignore[arg-type]
+                      devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing)
     problems = validate(request)
     if problems:

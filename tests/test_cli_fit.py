@@ -198,7 +198,8 @@ def test_env_values_are_quoted_against_injection(hw, tmp_path):
     from tests.model_files import write_model_dir
 
     evil = write_model_dir(tmp_path / "x$(touch PWNED);`id`")
-    script = f"""cd {tmp_path}; eval "$({sys.executable} -m advisor check '{evil}' --hardware {hw['4090']} --format env)"; echo "$ADVISOR_MODEL" """
+    check = f"{sys.executable} -m advisor check '{evil}' --hardware {hw['4090']} --format env"
+    script = f"""cd {tmp_path}; eval "$({check})"; echo "$ADVISOR_MODEL" """
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip() == evil.name
     assert not (tmp_path / "PWNED").exists()
