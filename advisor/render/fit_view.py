@@ -147,22 +147,27 @@ def render_rejected(result: FitResult, console: Console, verbose: bool) -> None:
 
 def render_overview(rows: list[tuple[str, FitResult | None, str | None]], line: str, console: Console) -> None:
     console.print(Text(f"Machine: {line}", style="bold"))
-    table = Table(title="What runs here (featured models, default context)", title_justify="left")
-    for col in ("model", "params", "best plan", "needs", "usable", "largest context", "verdict"):
-        table.add_column(col)
+    table = Table(title="What runs here (featured models, default context)", title_justify="left", show_edge=False)
+    table.add_column("model", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("best plan", no_wrap=True)
+    table.add_column("on", no_wrap=True)
+    table.add_column("GiB need/free", no_wrap=True)
+    table.add_column("max ctx", justify="right", no_wrap=True)
+    short_place = {"single-gpu": "GPU", "tensor-parallel": "GPUs (TP)", "layer-split": "GPUs", "offload": "GPU+CPU",
+                   "cpu": "CPU", "unified": "unified", "fsdp": "GPUs"}
     for name, result, error in rows:
         if result is None:
-            table.add_row(name, "", "", "", "", "", Text(error or "?", style="red"))
+            table.add_row(name, Text(error or "?", style="red"), "", "", "")
             continue
         p = result.plan
         if p is None:
-            verdict = Text("cannot tell" if result.cannot_tell else f"no ({gib(result.missing_bytes)} short)", style="red")
-            table.add_row(name, f"{result.model.params_total / 1e9:.1f} B", "", "", "", "", verdict)
+            why = f"no: {gib(result.missing_bytes)} short" if result.missing_bytes else f"? {result.cannot_tell or ''}"
+            table.add_row(name, Text(why, style="red"), "", "", "")
             continue
         usable = sum(u.budget_bytes or 0 for u in p.per_device)
-        table.add_row(name, f"{result.model.params_total / 1e9:.1f} B", f"{p.precision} · {p.engine} · {p.placement}",
-                      gib(p.memory.total_bytes), gib(usable), f"{p.max_context:,}" if p.max_context else "?",
-                      Text("yes", style="green"))
+        table.add_row(name, Text(f"{p.precision} {p.engine}", style="green"), short_place.get(p.placement, p.placement),
+                      f"{p.memory.total_bytes / 1024**3:.1f} / {usable / 1024**3:.1f}",
+                      f"{p.max_context:,}" if p.max_context else "?")
     console.print(table)
     console.print("advisor fit MODEL shows the details; advisor models lists the catalog; advisor probe shows the machine.",
                   style="dim")
