@@ -151,7 +151,7 @@ def render_overview(rows: list[tuple[str, FitResult | None, str | None]], line: 
     table.add_column("model", no_wrap=True, max_width=24, overflow="ellipsis")
     table.add_column("best plan", no_wrap=True)
     table.add_column("on", no_wrap=True)
-    table.add_column("GiB need/free", no_wrap=True)
+    table.add_column("need/usable GiB", no_wrap=True)
     table.add_column("max ctx", justify="right", no_wrap=True)
     short_place = {"single-gpu": "GPU", "tensor-parallel": "GPUs (TP)", "layer-split": "GPUs", "offload": "GPU+CPU",
                    "cpu": "CPU", "unified": "unified", "fsdp": "GPUs"}
