@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from advisor.errors import EXIT_CANNOT_TELL, EXIT_NO_FIT, EXIT_OK
 from advisor.models.spec import ModelSpec
 from probes.schema import Snapshot
-from rules.plan import Change, Plan, Recommendation, Rejected, Request
+from rules.plan import Outcome, Plan, Recommendation, Request
 
 RESULT_SCHEMA_VERSION = "1.0"
 
@@ -38,28 +38,23 @@ class HardwareSummary(BaseModel):
     line: str
 
 
-class FitResult(BaseModel):
-    """What `advisor fit` / `advisor check` / `advisor.recommend()` return (documented in the README)."""
-
+class _Header(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schema_version: str = RESULT_SCHEMA_VERSION
     model: ModelSummary
     hardware: HardwareSummary
     request: Request
-    fits: bool
-    plan: Plan | None
+
+
+class FitResult(Outcome, _Header):
+    """What `advisor fit` / `advisor check` / `advisor.recommend()` return (documented in the README):
+    the header (schema version, model, hardware, request), then the decision, then settings to paste."""
+
+    model_config = ConfigDict(frozen=True)
+
     settings: dict[str, Any] | None = None
-    alternatives: list[Plan] = Field(default_factory=list)
-    rejected: list[Rejected] = Field(default_factory=list)
-    missing_bytes: int | None = None
-    changes: list[Change] = Field(default_factory=list)
-    smaller_models: list[str] = Field(default_factory=list)
-    bigger_gpus: list[str] = Field(default_factory=list)
-    rule_of_thumb_bytes: int | None = None
     method: str = "detailed"
-    cannot_tell: str | None = None
-    notes: list[str] = Field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -153,13 +148,12 @@ def build_result(spec: ModelSpec, snapshot: Snapshot, rec: Recommendation, metho
         fits = rec.rule_of_thumb_bytes <= best
         notes.append(f"decided by the rule of thumb: {gib(rec.rule_of_thumb_bytes)} against {gib(best)} usable on the "
                      f"largest device (the detailed estimate says {'fits' if rec.fits else 'does not fit'})")
+    decision = {name: getattr(rec, name) for name in Outcome.model_fields}
+    decision.update(fits=fits, notes=notes)
     return FitResult(
         model=ModelSummary(name=spec.name, source=spec.source, params_total=spec.params_total,
                            params_active=spec.params_active, exact=spec.exact, max_context=spec.max_context,
                            estimated=spec.estimated),
-        hardware=hardware_summary(snapshot), request=rec.request, fits=fits, plan=rec.plan,
-        settings=settings_for(rec.plan, spec) if rec.plan else None, alternatives=rec.alternatives,
-        rejected=rec.rejected, missing_bytes=rec.missing_bytes, changes=rec.changes, smaller_models=rec.smaller_models,
-        bigger_gpus=rec.bigger_gpus, rule_of_thumb_bytes=rec.rule_of_thumb_bytes, method=method,
-        cannot_tell=rec.cannot_tell, notes=notes,
+        hardware=hardware_summary(snapshot), request=rec.request,
+        settings=settings_for(rec.plan, spec) if rec.plan else None, method=method, **decision,
     )

@@ -23,3 +23,15 @@ def report(label: str, cmd: list[str], runs: int = 15) -> float:
     med, lo, hi = median_wall_ms(cmd, runs)
     print(f"{label:<48} median {med:7.1f} ms   (min {lo:.1f}, max {hi:.1f}, {runs} runs)")
     return med
+
+
+def compare_with_bare_python(cases: list[tuple[str, list[str], int]]) -> None:
+    """Print the machine, `python -c pass` for reference, then each (label, argv after python, runs)."""
+    import os
+    import sys
+
+    py = sys.executable
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    report("python -c pass", [py, "-c", "pass"])
+    for label, args, runs in cases:
+        report(label, [py, *args], runs=runs)

@@ -9,17 +9,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import report  # noqa: E402
-
-
-def main() -> None:
-    py = sys.executable
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    report("python -c pass", [py, "-c", "pass"])
-    report("advisor check llama3.1:8b --json (probes here)", [py, "-m", "advisor", "check", "llama3.1:8b", "--json"])
-    report("advisor check qwen2.5:72b --gpu '2x H100' --json", [py, "-m", "advisor", "check", "qwen2.5:72b", "--gpu", "2x H100",
-                                                               "--json"])
-
+from _timing import compare_with_bare_python  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    compare_with_bare_python([
+        ("advisor check llama3.1:8b --json (probes here)", ["-m", "advisor", "check", "llama3.1:8b", "--json"], 15),
+        ("advisor check qwen2.5:72b --gpu '2x H100' --json", ["-m", "advisor", "check", "qwen2.5:72b", "--gpu", "2x H100",
+                                                              "--json"], 15),
+    ])

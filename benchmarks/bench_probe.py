@@ -9,16 +9,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import report  # noqa: E402
-
-
-def main() -> None:
-    py = sys.executable
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    report("python -c pass", [py, "-c", "pass"])
-    report("advisor probe --json --no-torch", [py, "-m", "advisor", "probe", "--json", "--no-torch"])
-    report("advisor probe --json (torch in a child)", [py, "-m", "advisor", "probe", "--json"], runs=5)
-
+from _timing import compare_with_bare_python  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    compare_with_bare_python([
+        ("advisor probe --json --no-torch", ["-m", "advisor", "probe", "--json", "--no-torch"], 15),
+        ("advisor probe --json (torch in a child)", ["-m", "advisor", "probe", "--json"], 5),
+    ])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from probes.abilities import abilities_for, parse_capability
 from probes.schema import Gpu, NvmlSection, Snapshot
+from rules.names import NameIndex, load_package_list
 
 # What-if GPUs: NVML reports a little less than the marketed size as total (driver reservations).
 WHAT_IF_TOTAL_FRACTION = 0.97
@@ -22,31 +20,20 @@ def _key(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def gpus() -> tuple[dict[str, Any], ...]:
-    text = resources.files("rules").joinpath("data/gpus.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["gpus"])
+    return load_package_list("rules", "data/gpus.json", "gpus")
 
 
 @lru_cache(maxsize=1)
-def _index() -> dict[str, dict[str, Any]]:
-    index: dict[str, dict[str, Any]] = {}
-    for entry in gpus():
-        for name in [entry["name"], *entry.get("aliases", [])]:
-            index.setdefault(_key(name), entry)
-    return index
+def _index() -> NameIndex:
+    return NameIndex(gpus(), lambda e: [e["name"], *e.get("aliases", [])], _key)
 
 
 def find_gpu(name: str) -> dict[str, Any] | None:
-    return _index().get(_key(name))
+    return _index().get(name)
 
 
 def near_gpus(name: str, n: int = 3) -> list[str]:
-    hits = difflib.get_close_matches(_key(name), list(_index()), n=8, cutoff=0.5)
-    out: list[str] = []
-    for h in hits:
-        display = _index()[h]["name"]
-        if display not in out:
-            out.append(display)
-    return out[:n]
+    return _index().near(name, n)
 
 
 def parse_gpu_spec(text: str) -> tuple[str, int]:

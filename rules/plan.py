@@ -101,9 +101,9 @@ class Change(_Frozen):
     plan: Plan | None = None
 
 
-class Recommendation(_Frozen):
-    model: dict[str, Any]
-    request: Request
+class Outcome(_Frozen):
+    """The decision for one model: the plan, the others, and when nothing fits, what would."""
+
     fits: bool
     plan: Plan | None
     alternatives: list[Plan] = Field(default_factory=list)
@@ -115,3 +115,8 @@ class Recommendation(_Frozen):
     rule_of_thumb_bytes: int | None = None
     cannot_tell: str | None = Field(None, description="Why the hardware could not be read well enough to decide")
     notes: list[str] = Field(default_factory=list)
+
+
+class Recommendation(Outcome):
+    model: dict[str, Any]
+    request: Request

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from advisor.models.count import count_config
 from advisor.models.spec import ModelSpec, spec_from_counted
+from rules.names import NameIndex, load_package_list
 
 
 def normalize(name: str) -> str:
@@ -20,48 +18,36 @@ def normalize(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def entries() -> tuple[dict[str, Any], ...]:
-    text = resources.files("advisor").joinpath("data/catalog.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["models"])
+    return load_package_list("advisor", "data/catalog.json", "models")
+
+
+def _names(entry: dict[str, Any]) -> list[str]:
+    repo = entry.get("hf_repo")
+    return [entry["name"], *entry.get("aliases", []), *([repo, repo.split("/")[-1]] if repo else [])]
 
 
 @lru_cache(maxsize=1)
-def _index() -> dict[str, dict[str, Any]]:
-    index: dict[str, dict[str, Any]] = {}
-    for entry in entries():
-        keys = [entry["name"], *entry.get("aliases", [])]
-        if entry.get("hf_repo"):
-            keys += [entry["hf_repo"], entry["hf_repo"].split("/")[-1]]
-        for key in keys:
-            index.setdefault(normalize(key), entry)
-    return index
+def _index() -> NameIndex:
+    return NameIndex(entries(), _names, normalize)
 
 
 def find(name: str) -> dict[str, Any] | None:
     """The catalog entry for a name, alias or Hugging Face id (also "org/<catalog name>"), or None."""
-    found = _index().get(normalize(name))
+    found = _index().get(name)
     if found is None and "/" in name:
-        found = _index().get(normalize(name.rsplit("/", 1)[1]))
+        found = _index().get(name.rsplit("/", 1)[1])
     return found
 
 
 def near(name: str, n: int = 3) -> list[str]:
     """Catalog names closest to `name`, best first."""
-    key = normalize(name)
-    index = _index()
-    hits = difflib.get_close_matches(key, list(index), n=12, cutoff=0.5)
-    hits += [k for k in index if key and key in k][:12]
-    names: list[str] = []
-    for hit in hits:
-        display = index[hit]["name"]
-        if display not in names:
-            names.append(display)
-    return names[:n]
+    return _index().near(name, n, substrings=True)
 
 
 @lru_cache(maxsize=256)
 def spec_for(name: str) -> ModelSpec:
     """The ModelSpec of a catalog entry (counted exactly from its stored config for LLMs)."""
-    entry = _index()[normalize(name)]
+    entry = _index().by_key[normalize(name)]
     citation = entry.get("source")
     if entry.get("kind") == "other":
         exact = bool(entry.get("params_exact"))
