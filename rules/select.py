@@ -268,10 +268,13 @@ def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
     return lo or None
 
 
-def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False,
+def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False, devices: Devices | None = None,
              ) -> tuple[list[tuple[Plan, int, P.Job, object]], list[Rejected], Devices, int]:
-    """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest."""
-    devs = usable_devices(snapshot, request)
+    """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest.
+
+    `devices` overrides the devices read from `snapshot` (the fleet matrix evaluates a CPU of unbounded budget).
+    """
+    devs = devices if devices is not None else usable_devices(snapshot, request)
     context = default_context(spec, request)
     precisions, rejected = candidate_precisions(spec, request)
     results: list[tuple[Plan, int, P.Job, object]] = []

@@ -1,0 +1,178 @@
+"""Reading many snapshots for a report: files, directories, JSON-lines files and stdin.
+
+Every input either becomes a host or a `Skipped` entry with its source and reason; nothing is dropped
+silently. Snapshots are validated with the same schema as `advisor probe --hardware` uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from advisor.errors import SnapshotError
+from advisor.snapshots import MAX_SNAPSHOT_BYTES, check_schema_version, snapshot_from_data
+from probes.schema import SCHEMA_VERSION, Snapshot
+
+SNAPSHOT_SUFFIXES = (".json", ".jsonl", ".ndjson")
+MAX_LINES_FILE_BYTES = 4 * 1024**3  # a JSON-lines file of a large fleet; read line by line
+
+
+@dataclass(frozen=True)
+class Loaded:
+    snapshot: Snapshot
+    source: str  # path, path:line, or <stdin>
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+def parse_one(text: str | bytes, source: str) -> Snapshot:
+    """Validate one snapshot document. Fast path: pydantic parses the JSON itself; on any failure the slow
+    path names the first problem the way `load_snapshot` does.
+
+    Raises:
+        SnapshotError: not JSON, not a snapshot, another major schema version, a bad field.
+    """
+    try:
+        snap = Snapshot.model_validate_json(text)
+    except ValidationError:
+        pass
+    else:
+        if snap.schema_version.split(".")[0] == SCHEMA_VERSION.split(".")[0]:
+            return snap
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise SnapshotError(f"{source}: not valid JSON{where}") from exc
+    check_schema_version(data, source)
+    return snapshot_from_data(data, source)
+
+
+def _reason(exc: SnapshotError, source: str) -> str:
+    text = str(exc)
+    return text[len(source) + 2:] if text.startswith(source + ": ") else text
+
+
+def _lines(path: Path, label: str) -> Iterator[Loaded | Skipped]:
+    """A JSON-lines file, read line by line: one snapshot per non-blank line."""
+    with path.open("rb") as fh:
+        yield from _line_items(iter(fh), label)
+
+
+def _line_items(lines: Iterator[bytes] | Iterator[str], label: str) -> Iterator[Loaded | Skipped]:
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        source = f"{label}:{n}"
+        try:
+            yield Loaded(parse_one(raw, source), source)
+        except SnapshotError as exc:
+            yield Skipped(source, _reason(exc, source))
+
+
+def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
+    """A whole document: one snapshot, a JSON array of snapshots, or JSON lines."""
+    stripped = text.lstrip()
+    if stripped[:1] in ("[", b"["):
+        try:
+            items = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield Skipped(label, f"not valid JSON ({exc})")
+            return
+        for i, item in enumerate(items):
+            source = f"{label}[{i}]"
+            try:
+                check_schema_version(item, source)
+                yield Loaded(snapshot_from_data(item, source), source)
+            except SnapshotError as exc:
+                yield Skipped(source, _reason(exc, source))
+        return
+    try:
+        yield Loaded(parse_one(text, label), label)
+        return
+    except SnapshotError as exc:
+        first_error = exc
+    lines = text.splitlines() if isinstance(text, str) else text.decode("utf-8", "replace").splitlines()
+    if sum(1 for line in lines if line.strip()) > 1:  # JSON lines in a .json file or on stdin
+        yield from _line_items(iter(lines), label)
+        return
+    yield Skipped(label, _reason(first_error, label))
+
+
+def _file_items(path: Path) -> Iterator[Loaded | Skipped]:
+    label = str(path)
+    try:
+        size = path.stat().st_size
+        if path.suffix in (".jsonl", ".ndjson"):
+            if size > MAX_LINES_FILE_BYTES:
+                yield Skipped(label, f"{size} bytes is too large for a JSON-lines file of snapshots")
+                return
+            yield from _lines(path, label)
+            return
+        if size > MAX_SNAPSHOT_BYTES:
+            yield Skipped(label, f"{size} bytes is too large for a snapshot file")
+            return
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(label, f"cannot read: {exc.strerror or exc}")
+        return
+    if not raw.strip():
+        yield Skipped(label, "empty file")
+        return
+    yield from _text_items(raw, label)
+
+
+def expand(sources: list[str]) -> tuple[list[Path | str], list[Skipped]]:
+    """Files to read, in a stable order: directories walked (snapshot suffixes only), `-` kept for stdin."""
+    files: list[Path | str] = []
+    skipped: list[Skipped] = []
+    for s in sources:
+        if s == "-":
+            files.append("-")
+            continue
+        p = Path(s)
+        if p.is_dir():
+            found = False
+            for child in sorted(p.rglob("*")):
+                if child.is_dir() or any(part.startswith(".") for part in child.relative_to(p).parts):
+                    continue
+                if child.suffix.lower() in SNAPSHOT_SUFFIXES:
+                    files.append(child)
+                    found = True
+                else:
+                    skipped.append(Skipped(str(child), "not a snapshot file (expected .json, .jsonl or .ndjson)"))
+            if not found:
+                skipped.append(Skipped(str(p), "directory holds no .json / .jsonl snapshot files"))
+        elif p.exists():
+            files.append(p)
+        else:
+            skipped.append(Skipped(s, "no such file or directory"))
+    return files, skipped
+
+
+def read_all(sources: list[str], progress: Callable[[int, int], None] | None = None,
+             stdin_text: str | None = None) -> tuple[list[Loaded], list[Skipped]]:
+    """Every snapshot the sources hold, and every input that was not one (with the reason)."""
+    files, skipped = expand(sources)
+    loaded: list[Loaded] = []
+    for i, f in enumerate(files, 1):
+        if f == "-":
+            text = stdin_text if stdin_text is not None else sys.stdin.read()
+            items: Iterator[Loaded | Skipped] = _text_items(text, "<stdin>") if text.strip() else iter(
+                [Skipped("<stdin>", "no input on stdin")])
+        else:
+            items = _file_items(Path(f))
+        for item in items:
+            (loaded if isinstance(item, Loaded) else skipped).append(item)  # type: ignore[arg-type]
+        if progress is not None:
+            progress(i, len(files))
+    return loaded, skipped

@@ -1,0 +1,208 @@
+"""Measure HF transformers' real memory on the CPU: resident size after loading and peak during generation.
+
+Run:  python benchmarks/measure_cpu.py [--out benchmarks/data/cpu-transformers.json] [--threads 2] [--quick]
+Needs: torch and transformers (pip install -e ".[bench]"). No downloads: every model is built with random
+weights from its config in the built-in catalog (AutoModelForCausalLM.from_config), so shapes and bytes are
+those of the real model.
+
+Each row runs in a fresh Python process (`--one MODEL DTYPE PROMPT BATCH`), which
+  1. imports torch + transformers and records the resident size (the engine's process baseline),
+  2. builds the model in the asked dtype (random weights, tied embeddings tied) and records the resident size,
+  3. resets the kernel's peak-RSS mark (writing 5 to /proc/self/clear_refs; Linux), runs `generate` with the
+     prompt (random token ids, batch copies, greedy, 4 new tokens, the default "sdpa" attention) and reads the
+     peak (VmHWM) back.
+Rows record their conditions: library versions, thread count, CPU model, attention implementation.
+
+The matrix is the one of issue 7 trimmed to run in under 30 minutes on 2 cores: prompt 8 192 at batch 4 is
+left out (32 768 prefill tokens per row would take most of the budget on its own) and GPT-2's prompts stop at
+its 1 024 positions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-transformers.json"
+
+MODELS = ["SmolLM2-135M-Instruct", "SmolLM2-360M-Instruct", "Qwen2.5-0.5B-Instruct", "Llama-3.2-1B-Instruct", "gpt2"]
+DTYPES = ["float32", "bfloat16"]
+NEW_TOKENS = 4
+
+
+def matrix(quick: bool) -> list[tuple[str, str, int, int]]:
+    rows = []
+    for model in MODELS:
+        prompts = [128, 1024] if model == "gpt2" else [128, 2048, 8192]
+        for dtype in DTYPES:
+            for prompt in prompts:
+                for batch in (1, 4):
+                    if prompt == 8192 and batch == 4:
+                        continue
+                    rows.append((model, dtype, prompt, batch))
+    if quick:
+        rows = [r for r in rows if r[2] == 128 and r[0] in MODELS[:2]]
+    return rows
+
+
+# --- the child: one measurement in this process --------------------------------------------------------------
+
+def _status_bytes(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+    if _status_bytes("VmHWM") > _status_bytes("VmRSS") + 64 * 1024**2:
+        raise RuntimeError("the kernel did not reset the peak RSS mark (clear_refs 5)")
+
+
+def build_model(config: Any, dtype: Any) -> Any:
+    """The model with random weights, fast: built without transformers' (slow, per-tensor RNG) init, ties
+    applied, then every parameter filled from a small pool of N(0, 0.02) values in the target dtype (no
+    temporaries, so the resident size after loading is the weights', as after loading a checkpoint)."""
+    import torch
+    import transformers
+    from transformers.initialization import no_init_weights
+
+    with no_init_weights():
+        net = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
+    net.tie_weights()
+    if getattr(config, "tie_word_embeddings", False):
+        assert net.get_output_embeddings().weight is net.get_input_embeddings().weight, "embeddings not tied"
+    gen = torch.Generator().manual_seed(0)
+    pool = (torch.randn(1 << 20, generator=gen) * 0.02).to(dtype)
+    with torch.no_grad():
+        for p in net.parameters():
+            flat = p.view(-1)
+            for start in range(0, flat.numel(), pool.numel()):
+                n = min(pool.numel(), flat.numel() - start)
+                flat[start:start + n].copy_(pool[:n])
+    net.eval()
+    return net
+
+
+def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: int) -> dict[str, Any]:
+    rss_python = _status_bytes("VmRSS")
+    import torch
+    import transformers
+
+    sys.path.insert(0, str(ROOT))
+    from advisor.models import catalog
+
+    torch.set_num_threads(threads)
+    rss_imports = _status_bytes("VmRSS")
+    entry = catalog.find(model)
+    if entry is None:
+        raise SystemExit(f"{model} is not in the catalog")
+    cfg_dict = dict(entry["config"])
+    model_type = cfg_dict.pop("model_type")
+    cfg_dict.pop("torch_dtype", None)
+    config = transformers.AutoConfig.for_model(model_type, **cfg_dict)
+    dtype = getattr(torch, dtype_name)
+    t0 = time.perf_counter()
+    net = build_model(config, dtype)
+    load_s = time.perf_counter() - t0
+    weight_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
+    weight_bytes += sum(b.numel() * b.element_size() for b in net.buffers())
+    rss_loaded = _status_bytes("VmRSS")
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, config.vocab_size, (1, prompt), generator=gen).repeat(batch, 1)
+    mask = torch.ones_like(ids)
+    _reset_peak()
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = net.generate(ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                           do_sample=False, pad_token_id=0)
+    gen_s = time.perf_counter() - t0
+    peak = _status_bytes("VmHWM")
+    assert out.shape == (batch, prompt + NEW_TOKENS)
+    return {
+        "model": entry["name"], "dtype": dtype_name, "prompt_tokens": prompt, "batch": batch,
+        "new_tokens": NEW_TOKENS,
+        "weight_bytes": weight_bytes,
+        "rss_python_bytes": rss_python, "rss_after_imports_bytes": rss_imports,
+        "rss_after_load_bytes": rss_loaded, "peak_rss_generate_bytes": peak,
+        "load_seconds": round(load_s, 2), "generate_seconds": round(gen_s, 2),
+        "conditions": {
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "attn_implementation": net.config._attn_implementation,
+            "cpu": _cpu_model(), "machine": platform.machine(),
+        },
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --- the parent: the matrix, one fresh process per row ----------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--quick", action="store_true", help="a few small rows, to try the script")
+    ap.add_argument("--one", nargs=4, metavar=("MODEL", "DTYPE", "PROMPT", "BATCH"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        model, dtype, prompt, batch = args.one
+        print(json.dumps(measure_one(model, dtype, int(prompt), int(batch), args.threads)))
+        return 0
+
+    rows, failures = [], []
+    started = time.perf_counter()
+    plan = matrix(args.quick)
+    for i, (model, dtype, prompt, batch) in enumerate(plan, 1):
+        cmd = [sys.executable, __file__, "--threads", str(args.threads), "--one", model, dtype, str(prompt), str(batch)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        took = time.perf_counter() - t0
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            failures.append({"model": model, "dtype": dtype, "prompt_tokens": prompt, "batch": batch, "error": reason})
+            print(f"[{i}/{len(plan)}] {model} {dtype} prompt {prompt} x{batch}: FAILED {reason}", flush=True)
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"[{i}/{len(plan)}] {model} {dtype} prompt {prompt} x{batch}: after load "
+              f"{row['rss_after_load_bytes'] / 2**20:.0f} MiB, peak {row['peak_rss_generate_bytes'] / 2**20:.0f} MiB "
+              f"({took:.1f} s)", flush=True)
+    doc = {
+        "about": "Resident memory of HF transformers on the CPU, measured by benchmarks/measure_cpu.py: models of the "
+                 "built-in catalog built from their configs with random weights; RSS after loading and peak RSS "
+                 "(VmHWM, reset after loading) during generate() of new_tokens greedy tokens. Bytes.",
+        "command": "python benchmarks/measure_cpu.py" + (" --quick" if args.quick else ""),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+        "failures": failures,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(f"{len(rows)} rows, {len(failures)} failures, {doc['total_seconds']} s -> {args.out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""The best plan of one model on many hosts, fast: the decision of `select.recommend`, shared between hosts.
+
+A fleet repeats itself: hosts of one kind have the same GPUs, and idle GPUs of one model report the same free
+memory. Plans depend on the GPUs (their budgets decide layer splits, offload depth and vLLM's reservation)
+but the CPU's budget only decides whether a plan's CPU part fits. So every candidate is evaluated once per
+distinct set of GPUs, with an unbounded CPU; each host then checks the CPU parts against its own RAM. The
+answer is the plan `select.recommend` would put first (a test holds them equal), without the context search,
+runners-up and advice that a matrix cell does not show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from advisor.models.spec import ModelSpec
+from probes.schema import Snapshot
+from rules.devices import Device, Devices, usable_devices
+from rules.plan import Plan, Request
+from rules.select import ENGINE_RANK, evaluate, validate
+from rules.units import gib
+
+UNBOUNDED = 1 << 62
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model on one host."""
+
+    fits: bool
+    precision: str | None = None
+    engine: str | None = None
+    placement: str | None = None
+    devices: tuple[str, ...] = ()
+    memory_bytes: int | None = None
+    reason: str = ""  # why not (or why advisor cannot tell)
+    cannot_tell: bool = False
+
+    def text(self) -> str:
+        if self.fits:
+            return f"{self.precision} · {self.engine} · {self.placement}"
+        return ("cannot tell: " if self.cannot_tell else "no: ") + self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fits": self.fits, "precision": self.precision, "engine": self.engine, "placement": self.placement,
+                "devices": list(self.devices), "memory_bytes": self.memory_bytes, "reason": self.reason or None,
+                "cannot_tell": self.cannot_tell}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    plan: Plan
+    order: tuple[int, int, int, int]  # quality, speed, preference, engine: the rank before headroom
+    gpu_fits: bool
+    gpu_room: float  # least relative room on its GPUs (1.0 when it uses none)
+    gpu_shortfall: int  # bytes missing on its tightest GPU (<= 0 when they fit)
+    cpu_need: int | None  # bytes on the CPU, None when it uses no RAM
+    worst_label: str
+    worst_need: int
+    worst_budget: int
+
+
+def _device_key(d: Device) -> tuple[Any, ...]:
+    g = d.gpu
+    abilities = g.abilities.model_dump_json() if g and g.abilities else None
+    return (d.key, d.name, d.total, d.free, d.budget, d.unified, d.apple, g.compute_capability if g else None,
+            abilities, g.cuda_index if g else None, tuple(m.uuid for m in g.mig.instances) if g else ())
+
+
+def _fingerprint(devs: Devices, snapshot: Snapshot) -> tuple[Any, ...]:
+    torch = snapshot.torch
+    missing = tuple(sorted(d.compute_capability or "" for d in torch.devices if d.kernels == "missing"))
+    cpu = (devs.cpu.name, devs.cpu.cpu_flags) if devs.cpu else None
+    return (tuple(_device_key(d) for d in devs.gpus), cpu, devs.nvml_problem, torch.installed, torch.version, missing)
+
+
+def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices) -> list[_Candidate]:
+    cpu = replace(devs.cpu, free=UNBOUNDED, budget=UNBOUNDED) if devs.cpu else None
+    results, _rejected, _devs, _ctx = evaluate(spec, snapshot, request, devices=replace(devs, cpu=cpu))
+    out = []
+    for plan, pref, _job, _fn in results:
+        gpus = [u for u in plan.per_device if u.kind == "gpu"]
+        cpus = [u for u in plan.per_device if u.kind == "cpu"]
+        gpu_fits = all(u.fits for u in gpus)
+        room = min(((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in gpus), default=1.0)
+        worst = max(gpus, key=lambda u: u.memory.total_bytes - (u.budget_bytes or 0), default=None)
+        out.append(_Candidate(
+            plan=plan, order=(plan.quality_rank, plan.speed_rank, pref, ENGINE_RANK.get(plan.engine, 9)),
+            gpu_fits=gpu_fits, gpu_room=room,
+            gpu_shortfall=(worst.memory.total_bytes - (worst.budget_bytes or 0)) if worst else -UNBOUNDED,
+            cpu_need=sum(u.memory.total_bytes for u in cpus) if cpus else None,
+            worst_label=f"GPU {worst.device[4:]} ({worst.name})" if worst else "CPU RAM",
+            worst_need=worst.memory.total_bytes if worst else 0,
+            worst_budget=(worst.budget_bytes or 0) if worst else 0,
+        ))
+    out.sort(key=lambda c: c.order)  # stable: ties keep select's order
+    return out
+
+
+class MatrixDecider:
+    """Decide one model (with one request) on host after host, sharing work between hosts with the same GPUs."""
+
+    def __init__(self, spec: ModelSpec, request: Request) -> None:
+        problems = validate(request)
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.spec = spec
+        self.request = request
+        self._cache: dict[tuple[Any, ...], list[_Candidate]] = {}
+        self.evaluations = 0
+
+    def decide(self, snapshot: Snapshot) -> Cell:
+        devs = usable_devices(snapshot, self.request)
+        key = _fingerprint(devs, snapshot)
+        cands = self._cache.get(key)
+        if cands is None:
+            cands = _candidates(self.spec, snapshot, self.request, devs)
+            self._cache[key] = cands
+            self.evaluations += 1
+        cpu_budget = devs.cpu.budget if devs.cpu else 0
+        best, best_rank = None, None
+        for c in cands:
+            if best is not None and c.order != best_rank[:4]:  # type: ignore[index]
+                break
+            if not c.gpu_fits or (c.cpu_need is not None and c.cpu_need > cpu_budget):
+                continue
+            room = c.gpu_room
+            if c.cpu_need is not None:
+                room = min(room, (1 - c.cpu_need / cpu_budget) if cpu_budget else -1.0)
+            rank = (*c.order, -round(room, 4))
+            if best_rank is None or rank < best_rank:
+                best, best_rank = c, rank
+        if devs.nvml_problem and (best is None or self.request.engine in ("vllm", "tensorrt-llm")
+                                  or self.request.devices is not None):
+            return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
+        if best is not None:
+            p = best.plan
+            return Cell(True, p.precision, p.engine, p.placement, tuple(p.devices), p.memory.total_bytes)
+        if not devs.gpus and devs.cpu is None:
+            return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
+        return Cell(False, reason=self._why_not(cands, cpu_budget))
+
+    def _why_not(self, cands: list[_Candidate], cpu_budget: int) -> str:
+        if not cands:
+            return "no precision / engine of this model runs on this host's devices"
+
+        def shortfall(c: _Candidate) -> int:
+            cpu_short = (c.cpu_need - cpu_budget) if c.cpu_need is not None else -UNBOUNDED
+            return max(c.gpu_shortfall, cpu_short)
+
+        c = min(cands, key=shortfall)
+        cpu_short = (c.cpu_need - cpu_budget) if c.cpu_need is not None else -UNBOUNDED
+        if cpu_short >= c.gpu_shortfall and c.cpu_need is not None:
+            need, budget, where = c.cpu_need, cpu_budget, "CPU RAM"
+        else:
+            need, budget, where = c.worst_need, c.worst_budget, c.worst_label
+        return f"closest: {c.plan.precision} / {c.plan.engine} ({c.plan.placement}) needs {gib(need)} on {where}, {gib(budget)} usable"
