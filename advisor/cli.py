@@ -110,12 +110,13 @@ def probe(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON snapshot to FILE (atomically)."),
     no_torch: bool = typer.Option(False, "--no-torch", help="Do not ask torch (faster)."),
     nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, help="Seconds to wait for NVML."),
-    fmt: str = typer.Option("rich", "--format", help="rich or json."),
+    fmt: str = typer.Option("rich", "--format", help="rich, json, prometheus (node_exporter textfile) or k8s-labels."),
     from_file: Path | None = typer.Option(None, "--from", help="Show a saved snapshot instead of probing."),
 ) -> None:
     """Read this machine: GPUs, RAM, CPU, disk and accelerator abilities.
 
-    Example: advisor probe --json > $(hostname).json
+    Examples: advisor probe --json > $(hostname).json ·
+    advisor probe --format prometheus -o /var/lib/node_exporter/textfile/advisor.prom
     """
     from advisor.commands.probe import run_probe
 
@@ -215,6 +216,67 @@ def check(
     raise typer.Exit(run_check(model, fmt, json_out, context=context, batch=batch, mode=mode, engine=engine,
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization))
+
+
+@app.command()
+@handles_errors
+def report(
+    sources: list[str] | None = typer.Argument(None, metavar="[SNAPSHOT|DIR|FILE.jsonl|-]...",
+                                               help="Snapshot files, directories of them, JSON-lines files, - for stdin."),
+    db: Path | None = typer.Option(None, "--db", help="Report the newest snapshot of every host in this inventory."),
+    model: list[str] | None = typer.Option(None, "--model", "-m", help="Add a hosts × models matrix (repeatable)."),
+    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
+    precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
+    fmt: str = typer.Option("rich", "--format", "-f", help="rich, csv, json, markdown or html."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically)."),
+    stale_after: str = typer.Option("24h", "--stale-after", help="Flag snapshots older than this (e.g. 36h, 7d)."),
+) -> None:
+    """One report over many machines: hosts, fleet totals, problems, and which models run where.
+
+    Examples: advisor report snapshots/ · advisor report fleet.jsonl -m llama3.1:8b -m qwen2.5:72b --format html -o fleet.html
+    """
+    from advisor.commands.report import run_report
+
+    raise typer.Exit(run_report(list(sources or []), db=db, models=list(model or []), fmt=fmt, output=output,
+                                stale_after=stale_after, context=context, batch=batch, mode=mode, engine=engine,
+                                precision=precision, kv_dtype=kv_dtype, headroom=headroom))
+
+
+inventory_app = typer.Typer(help="Snapshot history in a SQLite file: add snapshots, see what changed.",
+                            no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+DB = typer.Option(Path("inventory.db"), "--db", envvar="ADVISOR_INVENTORY", help="The inventory file. Env: ADVISOR_INVENTORY.")
+
+
+@inventory_app.command("add")
+@handles_errors
+def inventory_add(
+    sources: list[str] = typer.Argument(..., metavar="SNAPSHOT|DIR|FILE.jsonl|-...", help="Snapshots to store."),
+    db: Path = DB,
+) -> None:
+    """Store snapshots (one transaction; bad ones are rejected by name, the good ones kept).
+
+    Example: advisor inventory add snapshots/ --db fleet.db
+    """
+    from advisor.commands.inventory import run_add
+
+    raise typer.Exit(run_add(list(sources), db))
+
+
+@inventory_app.command("diff")
+@handles_errors
+def inventory_diff(
+    since: str = typer.Option(..., "--since", help="A date (2026-11-01) or an age (7d, 36h)."),
+    db: Path = DB,
+    fmt: str = typer.Option("rich", "--format", "-f", help="rich or json."),
+) -> None:
+    """What changed since a date: GPUs missing or added, memory, driver, CUDA, new hosts, hosts gone quiet.
+
+    Example: advisor inventory diff --since 7d --db fleet.db
+    """
+    from advisor.commands.inventory import run_diff
+
+    raise typer.Exit(run_diff(db, since, fmt))
 
 
 def main() -> int:

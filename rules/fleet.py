@@ -16,8 +16,10 @@ from typing import Any
 from advisor.models.spec import ModelSpec
 from probes.schema import Snapshot
 from rules.devices import Device, Devices, usable_devices
-from rules.plan import Plan, Request
-from rules.select import ENGINE_RANK, evaluate, validate
+from rules.placement import SPEED_RANK
+from rules.plan import Request
+from rules.precisions import Precision
+from rules.select import ENGINE_RANK, candidate_precisions, drafts, precision_preference, validate
 from rules.units import gib
 
 UNBOUNDED = 1 << 62
@@ -49,7 +51,11 @@ class Cell:
 
 @dataclass(frozen=True)
 class _Candidate:
-    plan: Plan
+    precision: str
+    engine: str
+    placement: str
+    devices: tuple[str, ...]
+    memory_bytes: int
     order: tuple[int, int, int, int]  # quality, speed, preference, engine: the rank before headroom
     gpu_fits: bool
     gpu_room: float  # least relative room on its GPUs (1.0 when it uses none)
@@ -74,19 +80,25 @@ def _fingerprint(devs: Devices, snapshot: Snapshot) -> tuple[Any, ...]:
     return (tuple(_device_key(d) for d in devs.gpus), cpu, devs.nvml_problem, torch.installed, torch.version, missing)
 
 
-def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices) -> list[_Candidate]:
+def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
+                only: list[Precision]) -> list[_Candidate]:
+    """Every placeable plan of these precisions, drafted with an unbounded CPU, in select's rank order."""
     cpu = replace(devs.cpu, free=UNBOUNDED, budget=UNBOUNDED) if devs.cpu else None
-    results, _rejected, _devs, _ctx = evaluate(spec, snapshot, request, devices=replace(devs, cpu=cpu))
+    devs = replace(devs, cpu=cpu)
+    by_key = {d.key: d for d in (*devs.gpus, *([cpu] if cpu else []))}
     out = []
-    for plan, pref, _job, _fn in results:
-        gpus = [u for u in plan.per_device if u.kind == "gpu"]
-        cpus = [u for u in plan.per_device if u.kind == "cpu"]
-        gpu_fits = all(u.fits for u in gpus)
+    for job, draft, _sub in drafts(spec, snapshot, request, devs, only, [], one_single_per_kind=True):
+        gpus = [u for u in draft.uses if u.kind == "gpu"]
+        cpus = [u for u in draft.uses if u.kind == "cpu"]
         room = min(((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in gpus), default=1.0)
         worst = max(gpus, key=lambda u: u.memory.total_bytes - (u.budget_bytes or 0), default=None)
+        first = by_key.get(draft.uses[0].device)
+        pref = precision_preference(job.precision, spec, first) if first else 0
         out.append(_Candidate(
-            plan=plan, order=(plan.quality_rank, plan.speed_rank, pref, ENGINE_RANK.get(plan.engine, 9)),
-            gpu_fits=gpu_fits, gpu_room=room,
+            precision=job.precision.name, engine=job.engine, placement=draft.placement,
+            devices=tuple(u.device for u in draft.uses), memory_bytes=sum(u.memory.total_bytes for u in draft.uses),
+            order=(job.precision.quality_rank, SPEED_RANK[draft.placement], pref, ENGINE_RANK.get(job.engine, 9)),
+            gpu_fits=all(u.fits for u in gpus), gpu_room=room,
             gpu_shortfall=(worst.memory.total_bytes - (worst.budget_bytes or 0)) if worst else -UNBOUNDED,
             cpu_need=sum(u.memory.total_bytes for u in cpus) if cpus else None,
             worst_label=f"GPU {worst.device[4:]} ({worst.name})" if worst else "CPU RAM",
@@ -95,6 +107,23 @@ def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Dev
         ))
     out.sort(key=lambda c: c.order)  # stable: ties keep select's order
     return out
+
+
+def _best(cands: list[_Candidate], cpu_budget: int) -> _Candidate | None:
+    """The candidate select.recommend ranks first among those that fit with this CPU budget."""
+    best, best_rank = None, None
+    for c in cands:
+        if best_rank is not None and c.order != best_rank[:4]:
+            break  # sorted by order: nothing later can rank higher
+        if not c.gpu_fits or (c.cpu_need is not None and c.cpu_need > cpu_budget):
+            continue
+        room = c.gpu_room
+        if c.cpu_need is not None:
+            room = min(room, (1 - c.cpu_need / cpu_budget) if cpu_budget else -1.0)
+        rank = (*c.order, -round(room, 4))
+        if best_rank is None or rank < best_rank:
+            best, best_rank = c, rank
+    return best
 
 
 class MatrixDecider:
@@ -106,39 +135,37 @@ class MatrixDecider:
             raise ValueError("; ".join(problems))
         self.spec = spec
         self.request = request
-        self._cache: dict[tuple[Any, ...], list[_Candidate]] = {}
+        precisions, _rejected = candidate_precisions(spec, request)
+        ranks = sorted({p.quality_rank for p in precisions})
+        self._groups = [[p for p in precisions if p.quality_rank == r] for r in ranks]
+        self._cache: dict[tuple[Any, ...], list[list[_Candidate] | None]] = {}
         self.evaluations = 0
 
     def decide(self, snapshot: Snapshot) -> Cell:
         devs = usable_devices(snapshot, self.request)
         key = _fingerprint(devs, snapshot)
-        cands = self._cache.get(key)
-        if cands is None:
-            cands = _candidates(self.spec, snapshot, self.request, devs)
-            self._cache[key] = cands
-            self.evaluations += 1
+        groups = self._cache.get(key)
+        if groups is None:
+            groups = self._cache[key] = [None] * len(self._groups)
         cpu_budget = devs.cpu.budget if devs.cpu else 0
-        best, best_rank = None, None
-        for c in cands:
-            if best is not None and c.order != best_rank[:4]:  # type: ignore[index]
+        best = None
+        # Quality ranks first, so the first group of precisions with a plan that fits holds the answer.
+        for i, precisions in enumerate(self._groups):
+            cands = groups[i]
+            if cands is None:
+                cands = groups[i] = _candidates(self.spec, snapshot, self.request, devs, precisions)
+                self.evaluations += 1
+            best = _best(cands, cpu_budget)
+            if best is not None:
                 break
-            if not c.gpu_fits or (c.cpu_need is not None and c.cpu_need > cpu_budget):
-                continue
-            room = c.gpu_room
-            if c.cpu_need is not None:
-                room = min(room, (1 - c.cpu_need / cpu_budget) if cpu_budget else -1.0)
-            rank = (*c.order, -round(room, 4))
-            if best_rank is None or rank < best_rank:
-                best, best_rank = c, rank
         if devs.nvml_problem and (best is None or self.request.engine in ("vllm", "tensorrt-llm")
                                   or self.request.devices is not None):
             return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
         if best is not None:
-            p = best.plan
-            return Cell(True, p.precision, p.engine, p.placement, tuple(p.devices), p.memory.total_bytes)
+            return Cell(True, best.precision, best.engine, best.placement, best.devices, best.memory_bytes)
         if not devs.gpus and devs.cpu is None:
             return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
-        return Cell(False, reason=self._why_not(cands, cpu_budget))
+        return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget))
 
     def _why_not(self, cands: list[_Candidate], cpu_budget: int) -> str:
         if not cands:
@@ -154,4 +181,4 @@ class MatrixDecider:
             need, budget, where = c.cpu_need, cpu_budget, "CPU RAM"
         else:
             need, budget, where = c.worst_need, c.worst_budget, c.worst_label
-        return f"closest: {c.plan.precision} / {c.plan.engine} ({c.plan.placement}) needs {gib(need)} on {where}, {gib(budget)} usable"
+        return f"closest: {c.precision} / {c.engine} ({c.placement}) needs {gib(need)} on {where}, {gib(budget)} usable"

@@ -62,8 +62,24 @@ class Job:
     joint: bool = False  # placing several models: pre-allocating engines reserve only what they need
 
 
+_PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
+
+
 def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
-    """(weights, KV total, activations per device, runtime per device)."""
+    """(weights, KV total, activations per device, runtime per device); remembered per model and job, since
+    one decision asks for the same parts once per device and placement."""
+    key = (id(job.spec), job.precision.name, job.engine, job.context, job.request.batch, job.kv_bytes, on_cpu, tp)
+    hit = _PARTS.get(key)
+    if hit is not None and hit[0] is job.spec:
+        return hit[1]
+    parts = _compute_parts(job, on_cpu, tp)
+    if len(_PARTS) > 4096:
+        _PARTS.clear()
+    _PARTS[key] = (job.spec, parts)
+    return parts
+
+
+def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int, int, int]:
     spec, p, engine, ctx, batch = job.spec, job.precision, job.engine, job.context, job.request.batch
     w = M.weight_split(spec, p)
     kv = M.kv_cache_bytes(spec, engine, ctx, batch, job.kv_bytes)

@@ -3,7 +3,7 @@ memory for the rest, and rank by quality, then speed, then headroom. Pure: value
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from advisor.models.spec import ModelSpec
@@ -154,12 +154,24 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
     return engines
 
 
-def placements(job: P.Job, devs: Devices) -> Iterator[P.Draft]:
+def _one_per_kind(gpus: tuple[Device, ...]) -> tuple[Device, ...]:
+    """Of identical GPUs, the one with the most budget (the first on a tie), in NVML order."""
+    best: dict[tuple[object, ...], Device] = {}
+    for g in gpus:
+        kind = (g.name, g.total, g.unified, g.apple, "/mig:" in g.key, g.gpu.compute_capability if g.gpu else None,
+                g.gpu.abilities if g.gpu else None)
+        if kind not in best or g.budget > best[kind].budget:
+            best[kind] = g
+    keep = {id(g) for g in best.values()}
+    return tuple(g for g in gpus if id(g) in keep)
+
+
+def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> Iterator[P.Draft]:
     """Every placement this engine supports on these devices."""
     gpus = devs.gpus
     engine, mode = job.engine, job.request.mode
     if mode != "inference":
-        for g in gpus:
+        for g in _one_per_kind(gpus) if one_single_per_kind else gpus:
             yield P.training(job, (g,))
         if mode == "finetune":
             yield from (P.training(job, group) for group in _identical_groups(gpus))
@@ -168,7 +180,7 @@ def placements(job: P.Job, devs: Devices) -> Iterator[P.Draft]:
         if not gpus and devs.cpu is not None:
             yield P.training(job, (devs.cpu,))
         return
-    for g in gpus:
+    for g in _one_per_kind(gpus) if one_single_per_kind else gpus:
         yield P.single(job, g)
     if engine in ("vllm", "tensorrt-llm"):
         heads = job.spec.heads or 1
@@ -268,16 +280,29 @@ def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
     return lo or None
 
 
-def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False, devices: Devices | None = None,
+def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False,
              ) -> tuple[list[tuple[Plan, int, P.Job, object]], list[Rejected], Devices, int]:
-    """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest.
-
-    `devices` overrides the devices read from `snapshot` (the fleet matrix evaluates a CPU of unbounded budget).
-    """
-    devs = devices if devices is not None else usable_devices(snapshot, request)
+    """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest."""
+    devs = usable_devices(snapshot, request)
     context = default_context(spec, request)
     precisions, rejected = candidate_precisions(spec, request)
     results: list[tuple[Plan, int, P.Job, object]] = []
+    for job, draft, sub in drafts(spec, snapshot, request, devs, precisions, rejected, joint):
+        plan, pref = _plan(job, draft, sub)
+        results.append((plan, pref, job, _redraft(draft, sub)))
+    return results, rejected, devs, context
+
+
+def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices, precisions: Iterable[Precision],
+           rejected: list[Rejected], joint: bool = False, one_single_per_kind: bool = False,
+           ) -> Iterator[tuple[P.Job, P.Draft, Devices]]:
+    """Every placeable (job, draft, the devices it was drafted on); rejections are appended to `rejected`.
+
+    `one_single_per_kind`: of identical GPUs, draft a single-GPU placement only on the one with the most free
+    memory (the first, on a tie). It is the one that fits whenever another does and it has the most room, so
+    the best plan is unchanged; the fleet matrix uses this, `recommend` lists every GPU.
+    """
+    context = default_context(spec, request)
     for p in precisions:
         engines = engines_for(p, request, spec)
         if not engines:
@@ -304,15 +329,12 @@ def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool 
                           devs.cpu if devs.cpu in allowed else None, devs.notes, devs.nvml_problem)
             if not sub.gpus and sub.cpu is None:
                 continue
-            for draft in placements(job, sub):
+            for draft in placements(job, sub, one_single_per_kind):
                 if draft.problem:
                     rejected.append(Rejected(precision=p.name, engine=engine, placement=draft.placement,
                                              reason=f"{p.name} / {engine} ({draft.placement}): {draft.problem}"))
                     continue
-                plan, pref = _plan(job, draft, sub)
-                fn = _redraft(draft, sub)
-                results.append((plan, pref, job, fn))
-    return results, rejected, devs, context
+                yield job, draft, sub
 
 
 def _redraft(draft: P.Draft, devs: Devices) -> object:

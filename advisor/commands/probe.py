@@ -8,7 +8,7 @@ from advisor import __version__
 from advisor.errors import BadInputError
 from advisor.snapshots import load_snapshot, write_atomic
 
-FORMATS = ("rich", "json")
+FORMATS = ("rich", "json", "prometheus", "k8s-labels")
 
 
 def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str,
@@ -25,6 +25,18 @@ def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_tim
         snap = load_snapshot(from_file)
     else:
         snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout)
+    if fmt in ("prometheus", "k8s-labels"):
+        from advisor.exporters import labels_text, to_k8s_labels, to_prometheus
+
+        text = to_prometheus(snap) if fmt == "prometheus" else labels_text(to_k8s_labels(snap))
+        if output is None:
+            emit_json(text)
+            return
+        try:
+            write_atomic(output, text)  # node_exporter reads *.prom files: never a half-written one
+        except OSError as exc:
+            raise BadInputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
+        return
     if output is not None:
         try:
             write_atomic(output, snap.to_json() + "\n")

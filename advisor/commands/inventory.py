@@ -1,0 +1,135 @@
+"""`advisor inventory add|diff`: keep snapshots over time in SQLite and say what changed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from advisor.errors import EXIT_BAD_INPUT, EXIT_OK, BadInputError
+from advisor.fleet_input import read_all
+from advisor.fleet_report import parse_time
+from advisor.inventory import Inventory
+from advisor.units import gib
+from probes.schema import Gpu, Snapshot
+
+
+def run_add(sources: list[str], db: Path) -> int:
+    if not sources:
+        raise BadInputError("name snapshot files, directories, JSON-lines files or - for stdin")
+    loaded, skipped = read_all(sources)
+    for s in skipped:
+        sys.stderr.write(f"advisor: rejected {s.source}: {s.reason}\n")
+    inv = Inventory(db)
+    try:
+        added, present = inv.add(loaded) if loaded else (0, 0)
+        snapshots, hosts = inv.count()
+    finally:
+        inv.close()
+    print(f"added {added} snapshot{'s' * (added != 1)}"
+          f"{f' ({present} already stored)' if present else ''}"
+          f"{f', rejected {len(skipped)}' if skipped else ''}; {db} holds {snapshots} snapshots of {hosts} hosts")
+    return EXIT_OK if loaded else EXIT_BAD_INPUT
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An ISO date or time ("2026-11-01", "2026-11-01T12:00Z") or an age ("7d", "36h")."""
+    now = now or datetime.now(timezone.utc)
+    t = text.strip()
+    if t and t[-1] in "mhdw" and t[:-1].replace(".", "", 1).isdigit():
+        return now - timedelta(seconds=float(t[:-1]) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[t[-1]])
+    when = parse_time(t)
+    if when is None:
+        raise BadInputError(f"--since: not a date or an age: {text!r} (e.g. 2026-11-01 or 7d)")
+    return when
+
+
+@dataclass(frozen=True)
+class Change:
+    host: str
+    kind: str  # new-host | quiet | gpu-missing | gpu-added | gpu-memory | ram | driver | cuda | cpu
+    detail: str
+
+
+def _gpu_key(g: Gpu) -> str:
+    return g.uuid or f"{g.index}:{g.name}"
+
+
+def _gpu_label(g: Gpu) -> str:
+    return f"GPU {g.index} {g.name or ''} ({g.uuid or 'no UUID'})".replace("  ", " ")
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[Change]:
+    """What differs between two snapshots of one host (hardware and software, not free memory)."""
+    host = after.host.hostname
+    out = []
+    old = {_gpu_key(g): g for g in before.gpus}
+    new = {_gpu_key(g): g for g in after.gpus}
+    for k, g in old.items():
+        if k not in new:
+            out.append(Change(host, "gpu-missing", f"{_gpu_label(g)} is gone"))
+    for k, g in new.items():
+        if k not in old:
+            out.append(Change(host, "gpu-added", f"{_gpu_label(g)} appeared"))
+        elif old[k].memory_total_bytes != g.memory_total_bytes:
+            out.append(Change(host, "gpu-memory", f"{_gpu_label(g)} total memory {gib(old[k].memory_total_bytes)} → "
+                                                  f"{gib(g.memory_total_bytes)}"))
+    if before.memory.total_bytes != after.memory.total_bytes:
+        out.append(Change(host, "ram", f"RAM {gib(before.memory.total_bytes)} → {gib(after.memory.total_bytes)}"))
+    if before.nvml.driver_version != after.nvml.driver_version:
+        out.append(Change(host, "driver", f"driver {before.nvml.driver_version or 'none'} → {after.nvml.driver_version or 'none'}"))
+    if before.nvml.cuda_driver_version != after.nvml.cuda_driver_version:
+        out.append(Change(host, "cuda", f"CUDA {before.nvml.cuda_driver_version or 'none'} → "
+                                        f"{after.nvml.cuda_driver_version or 'none'}"))
+    if before.cpu.model != after.cpu.model or before.cpu.logical_cores != after.cpu.logical_cores:
+        out.append(Change(host, "cpu", f"CPU {before.cpu.model} ({before.cpu.logical_cores}) → {after.cpu.model} "
+                                       f"({after.cpu.logical_cores})"))
+    return out
+
+
+def diff(inv: Inventory, since: datetime) -> list[Change]:
+    """Per host: its newest snapshot up to `since` against its newest now; hosts new since then; hosts quiet since."""
+    then, _ = inv.latest(at_or_before=since.timestamp())
+    now, _ = inv.latest()
+    before = {item.snapshot.host.hostname: item.snapshot for item in then}
+    out: list[Change] = []
+    for item in now:
+        snap = item.snapshot
+        host = snap.host.hostname
+        taken = parse_time(snap.taken_at)
+        if taken is not None and taken <= since:
+            out.append(Change(host, "quiet", f"no snapshot since {since.isoformat(timespec='seconds')}; last seen {snap.taken_at}"))
+        elif host not in before:
+            out.append(Change(host, "new-host", f"first seen {snap.taken_at}"))
+        else:
+            out.extend(changes(before[host], snap))
+    return out
+
+
+def run_diff(db: Path, since_text: str, fmt: str) -> int:
+    fmt = fmt.lower()
+    if fmt not in ("rich", "json"):
+        raise BadInputError(f"--format: unknown format {fmt!r} (choose from rich, json)")
+    since = parse_since(since_text)
+    inv = Inventory(db, create=False)
+    try:
+        found = diff(inv, since)
+    finally:
+        inv.close()
+    if fmt == "json":
+        doc = {"schema_version": "1.0", "since": since.isoformat(timespec="seconds"),
+               "changes": [c.__dict__ for c in found]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    from advisor.cli import console
+
+    con = console()
+    if not found:
+        con.print(f"No changes since {since.isoformat(timespec='seconds')}.")
+        return EXIT_OK
+    con.print(f"[bold]{len(found)} change{'s' * (len(found) != 1)} since {since.isoformat(timespec='seconds')}[/]")
+    for c in found:
+        con.print(f"  {c.host}: {c.kind}: {c.detail}", markup=False)
+    return EXIT_OK
