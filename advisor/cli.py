@@ -115,8 +115,7 @@ def probe(
 ) -> None:
     """Read this machine: GPUs, RAM, CPU, disk and accelerator abilities.
 
-    Examples: advisor probe --json > $(hostname).json ·
-    advisor probe --format prometheus -o /var/lib/node_exporter/textfile/advisor.prom
+    Example: advisor probe --json > $(hostname).json · advisor probe --format prometheus -o /var/lib/node_exporter/advisor.prom
     """
     from advisor.commands.probe import run_probe
 

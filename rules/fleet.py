@@ -165,11 +165,12 @@ class MatrixDecider:
             return Cell(True, best.precision, best.engine, best.placement, best.devices, best.memory_bytes)
         if not devs.gpus and devs.cpu is None:
             return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
-        return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget))
+        return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget, devs))
 
-    def _why_not(self, cands: list[_Candidate], cpu_budget: int) -> str:
+    def _why_not(self, cands: list[_Candidate], cpu_budget: int, devs: Devices) -> str:
         if not cands:
-            return "no precision / engine of this model runs on this host's devices"
+            why = "no precision / engine of this model runs on this host's devices"
+            return f"{why} ({'; '.join(devs.notes)})" if devs.notes else why
 
         def shortfall(c: _Candidate) -> int:
             cpu_short = (c.cpu_need - cpu_budget) if c.cpu_need is not None else -UNBOUNDED

@@ -60,7 +60,8 @@ def host(i: int, rng: random.Random, taken_at: str = "2026-11-21T08:00:00+00:00"
     driver, cuda = rng.choice(DRIVERS)
     ram = ram_gib * GIB
     available = int(ram * rng.uniform(0.3, 0.95))
-    nvml: dict[str, Any] = {"status": "partial" if partial else "ok", "errors": ["GPU 0: memory info: NVML error Unknown"] if partial else []}
+    nvml: dict[str, Any] = {"status": "partial" if partial else "ok",
+                            "errors": ["GPU 0: memory info: NVML error Unknown"] if partial else []}
     if count:
         nvml.update(driver_version=driver, cuda_driver_version=cuda, library_version="12." + driver, device_count=count,
                     cuda_visible=[{"cuda_index": j, "nvml_index": j, "uuid": g["uuid"]} for j, g in enumerate(gpus)])

@@ -1,0 +1,100 @@
+"""The HTML report opened in a real headless Chromium: the script runs, sorting works, the chart is drawn.
+
+Chromium comes from the system packages (`.ci/run` installs it). Without it the test is skipped, unless
+ADVISOR_REQUIRE_BROWSER=1 (set by `.ci/run`), where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from advisor.cli import app
+from tests.fleetgen import fleet
+
+BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+if BROWSER is None and os.environ.get("ADVISOR_REQUIRE_BROWSER") != "1":
+    pytest.skip("no Chromium on this machine (CI installs it)", allow_module_level=True)
+
+
+class Dom(HTMLParser):
+    """The host table's rows (data-host and cell data-v values), the chart's bars, and <body>'s attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body: dict[str, str | None] = {}
+        self.rows: list[tuple[str, list[str | None]]] = []
+        self.bars: list[str] = []
+        self._table: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "body":
+            self.body = a
+        elif tag == "table":
+            self._table = a.get("id")
+        elif tag == "tr" and self._table == "hosts" and "data-host" in a:
+            self.rows.append((a["data-host"] or "", []))
+        elif tag == "td" and self._table == "hosts" and self.rows:
+            self.rows[-1][1].append(a.get("data-v"))
+        elif tag == "g" and a.get("class") == "bar":
+            self.bars.append(a.get("data-host") or "")
+
+
+def render(tmp_path: Path, hosts: int) -> Path:
+    src = tmp_path / "fleet.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in fleet(hosts, seed=8)))
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(src), "-m", "llama3.1:8b", "--format", "html", "-o", str(out),
+                                      "--stale-after", "10000d"])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def dump_dom(url: str) -> Dom:
+    assert BROWSER is not None
+    proc = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = Dom()
+    dom.feed(proc.stdout)
+    return dom
+
+
+def test_the_report_runs_and_sorts_in_a_real_browser(tmp_path: Path) -> None:
+    page = render(tmp_path, 40)
+    plain = dump_dom(page.as_uri())
+    assert plain.body.get("data-ready") == "true"  # the script ran to its end without an error
+    assert len(plain.rows) == 40
+    assert [h for h, _ in plain.rows] == sorted(h for h, _ in plain.rows)  # as written: by host name
+    hosts_with_vram = sum(1 for _h, cells in plain.rows if float(cells[4] or -1) > 0)
+    assert len(plain.bars) == hosts_with_vram > 0
+
+    by_vram = dump_dom(page.as_uri() + "#sort=vram_total:desc")
+    assert by_vram.body.get("data-ready") == "true"
+    values = [float(cells[4] or -1) for _h, cells in by_vram.rows]
+    assert values == sorted(values, reverse=True) and values[0] > values[-1]
+    by_name = dump_dom(page.as_uri() + "#sort=host:desc")
+    assert [h for h, _ in by_name.rows] == sorted((h for h, _ in plain.rows), reverse=True)
+
+
+def test_the_report_draws_a_chart_without_network(tmp_path: Path) -> None:
+    page = render(tmp_path, 12)
+    text = page.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from elsewhere
+    shot = tmp_path / "shot.png"
+    assert BROWSER is not None
+    proc = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and shot.stat().st_size > 10_000
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
