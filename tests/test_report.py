@@ -18,10 +18,10 @@ from advisor.cli import app
 from advisor.fleet_input import read_all
 from advisor.models.resolve import resolve
 from advisor.requests import build_request, with_headroom_fraction
-from tests.fleetgen import fleet, host
 from probes.schema import Snapshot
 from rules.fleet import MatrixDecider
 from rules.select import recommend
+from tests.fleetgen import fleet, host
 
 runner = CliRunner()
 NOW = datetime.now(timezone.utc).isoformat(timespec="seconds")

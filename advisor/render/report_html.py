@@ -60,8 +60,9 @@ def _num(n: int | None, none: str = "unknown") -> str:
 
 
 def _host_row(h: HostRow, models: list[str]) -> str:
-    cells = [_cell(h.host), _cell(h.gpus or "none"), _cell(h.gpu_count, h.gpu_count, "num"), _num(h.vram_free_bytes, "-" if not h.gpu_count else "unknown"),
-             _num(h.vram_total_bytes, "-" if not h.gpu_count else "unknown"), _num(h.ram_available_bytes), _num(h.ram_total_bytes), _cell(h.cpu),
+    no_vram = "-" if not h.gpu_count else "unknown"
+    cells = [_cell(h.host), _cell(h.gpus or "none"), _cell(h.gpu_count, h.gpu_count, "num"), _num(h.vram_free_bytes, no_vram),
+             _num(h.vram_total_bytes, no_vram), _num(h.ram_available_bytes), _num(h.ram_total_bytes), _cell(h.cpu),
              _cell(h.driver or "-"), _cell(h.cuda or "-"), _cell(h.abilities()),
              _cell(h.status, cls="partial" if h.status == "partial" else "")]
     for m in models:
