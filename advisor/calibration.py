@@ -8,6 +8,7 @@ estimate compared is weights + KV cache + activations/workspace, on as many GPUs
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rules.gguf_mix import MIXES
 from rules.precisions import BY_NAME
 
 GIB = 1024**3
+MIB = 1024**2
 _PRECISION = {"BF16": "bf16", "FP16": "fp16", "GPTQ-Int4": "gptq-int4", "GPTQ-Int8": "int8-w8a8", "AWQ": "awq-int4",
               "AWQ-Int4": "awq-int4"}
 
@@ -80,4 +82,112 @@ def gguf_rows(path: Path) -> list[Comparison]:
                 spec = resolve(f["model"])
                 bits = 8 * M.weight_split(spec, BY_NAME[quant]).total / spec.params_total
                 out.append(Comparison(path.name, f"{f['model']} {quant} (bits per weight)", row["bpw"], bits, "bpw"))
+    return out
+
+
+# --- CPU (HF transformers): calibrated on one half of the measured rows, checked on the other ----------------
+
+CPU_CALIBRATION_MODELS = ("SmolLM2-135M-Instruct", "Qwen2.5-0.5B-Instruct", "gpt2")
+"""The calibration half of benchmarks/data/cpu-transformers.json; SmolLM2-360M and Llama-3.2-1B are held out."""
+
+# the grid the CPU constants are searched on (see fit_cpu_constants)
+_FP32_HIDDEN_GRID = (0, 2, 4, 6, 8, 10, 12, 16, 20, 24, 32)
+_LOGITS_GRID = (0, 2, 4, 8)
+_FACTOR_GRID = tuple(k / 10 for k in range(5, 40))
+
+
+@dataclass(frozen=True)
+class CpuRow:
+    row: dict[str, Any]
+    weights: int  # the model's weights by our count at the row's dtype
+    kv: int  # KV cache for prompt + new tokens
+    unit: int  # (4 x FFN width + hidden) x element bytes: the per-token shape of transformers' prefill peak
+    hidden4: int  # hidden x 4 bytes: one fp32 copy of a token's hidden state
+    logits: int  # batch x vocabulary x 4 bytes: one fp32 row of logits per sequence
+    tokens: int  # prompt x batch
+
+    @property
+    def measured(self) -> int:
+        return int(self.row["peak_rss_generate_bytes"])
+
+    @property
+    def process(self) -> int:
+        """The process's resident size besides the weights after loading (parameters and buffers)."""
+        return int(self.row["rss_after_load_bytes"]) - int(self.row["weight_bytes"])
+
+    @property
+    def activations(self) -> int:
+        """Peak during generate beyond everything resident after loading and the KV cache."""
+        return self.measured - int(self.row["rss_after_load_bytes"]) - self.kv
+
+    @property
+    def calibration(self) -> bool:
+        return self.row["model"] in CPU_CALIBRATION_MODELS
+
+
+def cpu_rows(path: Path) -> list[CpuRow]:
+    out = []
+    for row in json.loads(path.read_text())["rows"]:
+        spec = resolve(row["model"])
+        elem = 4 if row["dtype"] == "float32" else 2
+        precision = BY_NAME["fp32" if elem == 4 else "bf16"]
+        tokens = int(row["prompt_tokens"]) * int(row["batch"])
+        out.append(CpuRow(
+            row=row, weights=M.weight_split(spec, precision).total,
+            kv=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]) + int(row["new_tokens"]), int(row["batch"]), elem),
+            unit=(4 * M.ffn_width(spec) + (spec.hidden_size or 0)) * elem, hidden4=(spec.hidden_size or 0) * 4,
+            logits=int(row["batch"]) * (spec.vocab_size or 0) * 4, tokens=tokens,
+        ))
+    return out
+
+
+@dataclass(frozen=True)
+class CpuConstants:
+    process_bytes: int
+    act_base_bytes: int
+    act_factor: float
+    fp32_hidden_copies: int
+    logits_copies: int
+
+
+def _act(r: CpuRow, factor: float, copies: int, logits: int) -> float:
+    return r.tokens * (r.unit * factor + copies * r.hidden4) + logits * r.logits
+
+
+def fit_cpu_constants(rows: list[CpuRow]) -> CpuConstants:
+    """The constants of rules.memory's CPU plan, from measured rows (the calibration half).
+
+    Process baseline: the largest resident size besides the weights after loading, rounded up to 16 MiB.
+    Activations: base + tokens x (factor x unit + copies x fp32 hidden) + logits copies x batch x vocab x 4; on a
+    grid of (factor, copies, logits), the base is the least that puts every row at or above its measurement,
+    and the grid point kept is the one whose worst overestimate of the total peak is smallest.
+    """
+    process = -(-max(r.process for r in rows) // (16 * MIB)) * 16 * MIB
+    best: tuple[float, CpuConstants] | None = None
+    for copies in _FP32_HIDDEN_GRID:
+        for logits in _LOGITS_GRID:
+            for factor in _FACTOR_GRID:
+                base = max(0, max(math.ceil(r.activations - _act(r, factor, copies, logits)) for r in rows))
+                base = -(-base // MIB) * MIB
+                worst = max((r.weights + process + r.kv + base + _act(r, factor, copies, logits)) / r.measured for r in rows)
+                if best is None or worst < best[0] - 1e-12:
+                    best = (worst, CpuConstants(process, base, factor, copies, logits))
+    assert best is not None
+    return best[1]
+
+
+def cpu_estimate(r: CpuRow) -> int:
+    """The CPU plan's total for this row, from the rules' own functions and constants."""
+    spec = resolve(r.row["model"])
+    elem = 4 if r.row["dtype"] == "float32" else 2
+    act = M.transformers_cpu_activations(spec, int(r.row["prompt_tokens"]), int(r.row["batch"]), elem)
+    return r.weights + r.kv + act + M.TRANSFORMERS_CPU_PROCESS
+
+
+def cpu_comparisons(path: Path) -> list[Comparison]:
+    out = []
+    for r in cpu_rows(path):
+        half = "calibration" if r.calibration else "held-out"
+        label = f"{r.row['model']} {r.row['dtype']} prompt {r.row['prompt_tokens']} x{r.row['batch']}"
+        out.append(Comparison(f"{path.name} ({half})", label, r.measured / GIB, cpu_estimate(r) / GIB, "GiB"))
     return out

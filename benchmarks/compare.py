@@ -14,21 +14,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from advisor.calibration import gguf_rows, measured_rows  # noqa: E402
+from advisor.calibration import cpu_comparisons, gguf_rows, measured_rows  # noqa: E402
 
 
 def main() -> int:
     rows = measured_rows(ROOT / "tests" / "data" / "measured-dev.json") + gguf_rows(ROOT / "tests" / "data" / "gguf-dev.json")
-    print(f"{'dataset':<20} {'row':<62} {'measured':>10} {'estimate':>10} {'error':>8}")
+    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
+        rows += cpu_comparisons(path)
+    print(f"{'dataset':<36} {'row':<62} {'measured':>10} {'estimate':>10} {'error':>8}")
     for r in rows:
-        print(f"{r.dataset:<20} {r.label[:62]:<62} {r.measured:>10.3f} {r.estimate:>10.3f} {100 * (r.ratio - 1):>+7.2f}%")
+        print(f"{r.dataset:<36} {r.label[:62]:<62} {r.measured:>10.3f} {r.estimate:>10.3f} {100 * (r.ratio - 1):>+7.2f}%")
     by_set: dict[str, list[float]] = {}
     for r in rows:
         by_set.setdefault(r.dataset, []).append(r.ratio - 1)
     print()
     for name, errs in by_set.items():
         under = sum(e < -0.0001 for e in errs)
-        print(f"{name}: {len(errs)} rows, median error {100 * statistics.median(errs):+.2f}%, "
+        print(f"{name}: {len(errs)} rows, min {100 * min(errs):+.2f}%, median error {100 * statistics.median(errs):+.2f}%, "
               f"max {100 * max(errs):+.2f}%, below measured: {under}")
     return 0
 

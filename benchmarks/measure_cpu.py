@@ -38,10 +38,10 @@ DTYPES = ["float32", "bfloat16"]
 NEW_TOKENS = 4
 
 
-def matrix(quick: bool) -> list[tuple[str, str, int, int]]:
+def matrix(quick: bool, models: list[str] | None = None) -> list[tuple[str, str, int, int]]:
     rows = []
     for model in MODELS:
-        prompts = [128, 1024] if model == "gpt2" else [128, 2048, 8192]
+        prompts = [128, 1024 - NEW_TOKENS] if model == "gpt2" else [128, 2048, 8192]  # GPT-2 has 1 024 positions
         for dtype in DTYPES:
             for prompt in prompts:
                 for batch in (1, 4):
@@ -50,6 +50,8 @@ def matrix(quick: bool) -> list[tuple[str, str, int, int]]:
                     rows.append((model, dtype, prompt, batch))
     if quick:
         rows = [r for r in rows if r[2] == 128 and r[0] in MODELS[:2]]
+    if models:
+        rows = [r for r in rows if r[0] in models]
     return rows
 
 
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--quick", action="store_true", help="a few small rows, to try the script")
+    ap.add_argument("--models", nargs="+", choices=MODELS, help="measure only these; with an existing --out, "
+                    "their rows are replaced and the others kept")
     ap.add_argument("--one", nargs=4, metavar=("MODEL", "DTYPE", "PROMPT", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, failures = [], []
     started = time.perf_counter()
-    plan = matrix(args.quick)
+    plan = matrix(args.quick, args.models)
     for i, (model, dtype, prompt, batch) in enumerate(plan, 1):
         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--one", model, dtype, str(prompt), str(batch)]
         t0 = time.perf_counter()
@@ -187,12 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(plan)}] {model} {dtype} prompt {prompt} x{batch}: after load "
               f"{row['rss_after_load_bytes'] / 2**20:.0f} MiB, peak {row['peak_rss_generate_bytes'] / 2**20:.0f} MiB "
               f"({took:.1f} s)", flush=True)
+    runs = [{"command": "python benchmarks/measure_cpu.py" + (" --quick" if args.quick else "")
+             + (f" --models {' '.join(args.models)}" if args.models else ""),
+             "rows": len(rows), "seconds": round(time.perf_counter() - started, 1)}]
+    if args.models and args.out.exists():
+        old = json.loads(args.out.read_text())
+        rows = [r for r in old["rows"] if r["model"] not in args.models] + rows
+        failures = [f for f in old.get("failures", []) if f["model"] not in args.models] + failures
+        runs = old.get("runs", []) + runs
+    rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, DTYPES.index(r["dtype"]),
+                             r["prompt_tokens"], r["batch"]))
     doc = {
         "about": "Resident memory of HF transformers on the CPU, measured by benchmarks/measure_cpu.py: models of the "
                  "built-in catalog built from their configs with random weights; RSS after loading and peak RSS "
                  "(VmHWM, reset after loading) during generate() of new_tokens greedy tokens. Bytes.",
-        "command": "python benchmarks/measure_cpu.py" + (" --quick" if args.quick else ""),
-        "total_seconds": round(time.perf_counter() - started, 1),
+        "runs": runs,
         "rows": rows,
         "failures": failures,
     }
@@ -200,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n")
     tmp.replace(args.out)
-    print(f"{len(rows)} rows, {len(failures)} failures, {doc['total_seconds']} s -> {args.out}")
+    print(f"{len(rows)} rows, {len(failures)} failures, {round(time.perf_counter() - started, 1)} s -> {args.out}")
     return 1 if failures else 0
 
 

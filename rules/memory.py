@@ -21,7 +21,13 @@ MIB = 1024**2
 CUDA_CONTEXT_TORCH = 512 * MIB  # CUDA context + cuBLAS/cuDNN handles of a torch process, per GPU
 CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners, per GPU
 TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
-TRANSFORMERS_CPU_PROCESS = 600 * MIB  # a python process with torch + transformers imported
+# HF transformers on the CPU: calibrated by advisor.calibration.fit_cpu_constants on the calibration half of
+# benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
+TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
+TRANSFORMERS_CPU_ACT_BASE = 88 * MIB  # generate's fixed workspace
+TRANSFORMERS_CPU_ACT_FACTOR = 1.3  # x (4 x FFN width + hidden) x element bytes per prompt token
+TRANSFORMERS_CPU_FP32_HIDDEN = 10  # fp32 copies of the hidden state per prompt token (norms, softmax upcasts)
+TRANSFORMERS_CPU_LOGITS = 8  # fp32 rows of logits per sequence
 VLLM_EXTRA = 1024 * MIB  # CUDA graphs and non-torch allocations vLLM reports besides its budget
 VLLM_BATCHED_TOKENS = 8192  # vLLM's default max_num_batched_tokens (chunked prefill)
 VLLM_MAX_SEQS = 256  # vLLM's default max_num_seqs: the profile run samples this many sequences
@@ -177,7 +183,7 @@ def kv_cache_bytes(spec: ModelSpec, engine: str, tokens: int, batch: int, elemen
 
 # --- activations / workspace ------------------------------------------------------------------------------
 
-def _ffn_width(spec: ModelSpec) -> int:
+def ffn_width(spec: ModelSpec) -> int:
     return spec.intermediate_size or 4 * (spec.hidden_size or 0)
 
 
@@ -189,21 +195,31 @@ def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, el
     """
     if spec.kind == "other":
         return spec.typical_activation_bytes or 0
-    per_token = (4 * _ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
+    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
     logits = (spec.vocab_size or 0) * 4 * 2 * batch  # only the last position's logits are kept, in fp32
     return TRANSFORMERS_BASE + prompt_tokens * batch * per_token + logits
 
 
+def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
+    """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS)."""
+    if spec.kind == "other":
+        return spec.typical_activation_bytes or 0
+    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes * TRANSFORMERS_CPU_ACT_FACTOR
+    per_token += TRANSFORMERS_CPU_FP32_HIDDEN * (spec.hidden_size or 0) * 4
+    logits = TRANSFORMERS_CPU_LOGITS * batch * (spec.vocab_size or 0) * 4
+    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + prompt_tokens * batch * per_token + logits)
+
+
 def quant_workspace(spec: ModelSpec, precision: Precision) -> int:
     if precision.name in ("gptq-int4", "awq-int4"):
-        return int(QUANT_WORKSPACE_FACTOR * (spec.hidden_size or 0) * _ffn_width(spec) * 2)
+        return int(QUANT_WORKSPACE_FACTOR * (spec.hidden_size or 0) * ffn_width(spec) * 2)
     return 0
 
 
 def vllm_activations(spec: ModelSpec, context: int, batch: int, tp: int) -> int:
     """vLLM's profiled peak: one batch of max_num_batched_tokens, plus sampling logits of max_num_seqs."""
     tokens = min(VLLM_BATCHED_TOKENS, max(context * batch, 1))
-    per_token = (4 * _ffn_width(spec) // tp + (spec.hidden_size or 0)) * 2
+    per_token = (4 * ffn_width(spec) // tp + (spec.hidden_size or 0)) * 2
     sampler = 2 * VLLM_MAX_SEQS * (spec.vocab_size or 0) * 4
     return tokens * per_token + sampler
 
@@ -212,7 +228,7 @@ def llamacpp_compute(spec: ModelSpec, context: int) -> int:
     """llama.cpp's compute buffer for one micro-batch (flash attention on: no context x context term)."""
     ub = min(LLAMACPP_UBATCH, max(context, 1))
     h = spec.hidden_size or 0
-    return LLAMACPP_BASE + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + _ffn_width(spec)))
+    return LLAMACPP_BASE + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + ffn_width(spec)))
 
 
 # --- training ---------------------------------------------------------------------------------------------
@@ -229,7 +245,7 @@ def training_activations(spec: ModelSpec, tokens: int, batch: int, checkpointing
     layer with flash attention when the FFN is 4h wide; generalized to (18h + 4 x FFN)), plus the logits in
     bf16 and fp32 for the loss and its gradient."""
     h = spec.hidden_size or 0
-    per_layer_full = tokens * batch * (18 * h + 4 * _ffn_width(spec))
+    per_layer_full = tokens * batch * (18 * h + 4 * ffn_width(spec))
     layers = spec.layers or 1
     if checkpointing:
         kept = layers * tokens * batch * h * 2 + per_layer_full

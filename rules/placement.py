@@ -90,7 +90,8 @@ def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int,
         act = M.llamacpp_compute(spec, ctx)
         runtime = M.LLAMACPP_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_LLAMACPP
     else:
-        act = M.transformers_activations(spec, ctx, batch, M.compute_bytes(p, on_cpu)) + M.quant_workspace(spec, p)
+        activations = M.transformers_cpu_activations if on_cpu else M.transformers_activations
+        act = activations(spec, ctx, batch, M.compute_bytes(p, on_cpu)) + M.quant_workspace(spec, p)
         runtime = M.TRANSFORMERS_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_TORCH
     return w, kv, act, runtime
 

