@@ -68,7 +68,8 @@ class _Candidate:
 
 def _device_key(d: Device) -> tuple[Any, ...]:
     g = d.gpu
-    abilities = g.abilities.model_dump_json() if g and g.abilities else None
+    a = g.abilities if g else None
+    abilities = (a.fp16, a.bf16, a.fp8, a.fp4, a.int8_tensor_cores) if a else None
     return (d.key, d.name, d.total, d.free, d.budget, d.unified, d.apple, g.compute_capability if g else None,
             abilities, g.cuda_index if g else None, tuple(m.uuid for m in g.mig.instances) if g else ())
 

@@ -37,11 +37,11 @@ def test_our_weight_count_is_the_models_parameter_bytes() -> None:
 
 def test_rules_constants_are_what_the_calibration_half_gives() -> None:
     fit = fit_cpu_constants([r for r in ROWS if r.calibration])
-    assert M.TRANSFORMERS_CPU_PROCESS == fit.process_bytes
-    assert M.TRANSFORMERS_CPU_ACT_BASE == fit.act_base_bytes
-    assert M.TRANSFORMERS_CPU_ACT_FACTOR == fit.act_factor
-    assert M.TRANSFORMERS_CPU_FP32_HIDDEN == fit.fp32_hidden_copies
-    assert M.TRANSFORMERS_CPU_LOGITS == fit.logits_copies
+    assert fit.process_bytes == M.TRANSFORMERS_CPU_PROCESS
+    assert fit.act_base_bytes == M.TRANSFORMERS_CPU_ACT_BASE
+    assert fit.act_factor == M.TRANSFORMERS_CPU_ACT_FACTOR
+    assert fit.fp32_hidden_copies == M.TRANSFORMERS_CPU_FP32_HIDDEN
+    assert fit.logits_copies == M.TRANSFORMERS_CPU_LOGITS
 
 
 def test_calibration_half_is_never_underestimated() -> None:
