@@ -57,7 +57,8 @@ def parse_one(text: str | bytes, source: str) -> Snapshot:
     return snapshot_from_data(data, source)
 
 
-def _reason(exc: SnapshotError, source: str) -> str:
+def reason_of(exc: SnapshotError, source: str) -> str:
+    """The error's message without the source it starts with (a Skipped names its source apart)."""
     text = str(exc)
     return text[len(source) + 2:] if text.startswith(source + ": ") else text
 
@@ -76,7 +77,7 @@ def _line_items(lines: Iterator[bytes] | Iterator[str], label: str) -> Iterator[
         try:
             yield Loaded(parse_one(raw, source), source)
         except SnapshotError as exc:
-            yield Skipped(source, _reason(exc, source))
+            yield Skipped(source, reason_of(exc, source))
 
 
 def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
@@ -94,7 +95,7 @@ def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
                 check_schema_version(item, source)
                 yield Loaded(snapshot_from_data(item, source), source)
             except SnapshotError as exc:
-                yield Skipped(source, _reason(exc, source))
+                yield Skipped(source, reason_of(exc, source))
         return
     try:
         yield Loaded(parse_one(text, label), label)
@@ -105,7 +106,7 @@ def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
     if sum(1 for line in lines if line.strip()) > 1:  # JSON lines in a .json file or on stdin
         yield from _line_items(iter(lines), label)
         return
-    yield Skipped(label, _reason(first_error, label))
+    yield Skipped(label, reason_of(first_error, label))
 
 
 def _file_items(path: Path) -> Iterator[Loaded | Skipped]:

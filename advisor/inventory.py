@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from advisor.errors import BadInputError, SnapshotError
-from advisor.fleet_input import Loaded, Skipped, parse_one
+from advisor.fleet_input import Loaded, Skipped, parse_one, reason_of
 from advisor.fleet_report import parse_time
 from probes.schema import Snapshot
 
@@ -107,7 +107,7 @@ class Inventory:
             try:
                 out.append(Stored(row_id, parse_one(doc, source), ts))
             except SnapshotError as exc:
-                bad.append(Skipped(source, str(exc).removeprefix(source + ": ")))
+                bad.append(Skipped(source, reason_of(exc, source)))
         return out, bad
 
     def latest(self, at_or_before: float | None = None) -> tuple[list[Loaded], list[Skipped]]:

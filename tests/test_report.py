@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -252,6 +253,24 @@ def test_html_escapes_what_snapshots_say(tmp_path: Path) -> None:
     html = render(build_report(loaded, skipped), "html")
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html
+
+
+def test_html_is_self_contained_with_a_bar_per_host_and_sortable_columns(tmp_path: Path) -> None:
+    """What can be checked without a browser (test_report_browser.py runs the page in Chromium)."""
+    docs = fresh_fleet(20, seed=8)
+    write_hosts(tmp_path, docs)
+    from advisor.commands.report import render
+    from advisor.fleet_report import build_report
+
+    loaded, skipped = read_all([str(tmp_path)])
+    html = render(build_report(loaded, skipped), "html")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched from elsewhere
+    assert "<link" not in html and "@import" not in html
+    with_vram = [d for d in docs if d["gpus"] and all(g["memory_total_bytes"] for g in d["gpus"])]
+    assert html.count('<g class="bar"') == len(with_vram) > 0
+    assert html.count("<tr data-host=") == 20
+    for col in ("host", "vram_total", "vram_free", "ram_total", "status"):
+        assert f'<th data-col="{col}"' in html
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:

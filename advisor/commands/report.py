@@ -107,8 +107,7 @@ def run_report(sources: list[str], *, db: Path | None, models: list[str], fmt: s
         report = build_report(loaded, skipped, columns, request=_request_doc(asked), stale_after_s=stale_s,  # type: ignore[arg-type]
                               progress=bar)
     if not report.hosts:
-        for sk in skipped:
-            sys.stderr.write(f"advisor: skipped {sk.source}: {sk.reason}\n")
+        _tell_skipped(skipped)
         sys.stderr.write("advisor: error: no host could be read from the inputs\n")
         return EXIT_BAD_INPUT
     text = render(report, fmt)
@@ -126,9 +125,14 @@ def run_report(sources: list[str], *, db: Path | None, models: list[str], fmt: s
         from advisor.render.report_view import render_rich
 
         render_rich(report, console())
-    for sk in skipped if fmt != "rich" or output is not None else ():
-        sys.stderr.write(f"advisor: skipped {sk.source}: {sk.reason}\n")
+    if fmt != "rich" or output is not None:  # the rich view on the terminal lists them itself
+        _tell_skipped(skipped)
     return EXIT_OK
+
+
+def _tell_skipped(skipped: list[Skipped]) -> None:
+    for sk in skipped:
+        sys.stderr.write(f"advisor: skipped {sk.source}: {sk.reason}\n")
 
 
 def _request_doc(asked: Asked) -> dict[str, Any]:

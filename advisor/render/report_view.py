@@ -50,18 +50,20 @@ def render_rich(report: Report, con: Console) -> None:
             m.add_row(h.host, *cells)
         con.print()
         con.print(m)
-    if report.problems:
-        con.print(f"\n[bold yellow]Problems ({len(report.problems)})[/]")
-        for p in report.problems[:MAX_ROWS]:
-            con.print(f"  {p.host}: {p.kind}: {p.detail}", markup=False)
-        if len(report.problems) > MAX_ROWS:
-            con.print(f"  … and {len(report.problems) - MAX_ROWS} more", style="dim")
-    if report.skipped:
-        con.print(f"\n[bold red]Skipped ({len(report.skipped)})[/]")
-        for s in report.skipped[:MAX_ROWS]:
-            con.print(f"  {s.source}: {s.reason}", markup=False)
-        if len(report.skipped) > MAX_ROWS:
-            con.print(f"  … and {len(report.skipped) - MAX_ROWS} more", style="dim")
+    _listing(con, f"Problems ({len(report.problems)})", "bold yellow",
+             [f"{p.host}: {p.kind}: {p.detail}" for p in report.problems])
+    _listing(con, f"Skipped ({len(report.skipped)})", "bold red", [f"{s.source}: {s.reason}" for s in report.skipped])
+
+
+def _listing(con: Console, title: str, style: str, lines: list[str]) -> None:
+    """A titled list of at most MAX_ROWS lines (text from snapshots, so no markup), nothing when empty."""
+    if not lines:
+        return
+    con.print(f"\n{title}", style=style)
+    for line in lines[:MAX_ROWS]:
+        con.print(f"  {line}", markup=False)
+    if len(lines) > MAX_ROWS:
+        con.print(f"  … and {len(lines) - MAX_ROWS} more", style="dim")
 
 
 def render_rich_text(report: Report) -> str:
