@@ -93,6 +93,7 @@ CPU_CALIBRATION_MODELS = ("SmolLM2-135M-Instruct", "Qwen2.5-0.5B-Instruct", "gpt
 # the grid the CPU constants are searched on (see fit_cpu_constants)
 _FP32_HIDDEN_GRID = (0, 2, 4, 6, 8, 10, 12, 16, 20, 24, 32)
 _LOGITS_GRID = (0, 2, 4, 8)
+_KV_COPIES_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 _FACTOR_GRID = tuple(k / 10 for k in range(5, 40))
 
 
@@ -101,8 +102,9 @@ class CpuRow:
     row: dict[str, Any]
     weights: int  # the model's weights by our count at the row's dtype
     kv: int  # KV cache for prompt + new tokens
+    kv_prompt: int  # KV cache of the prompt: what DynamicCache's torch.cat copies
     unit: int  # (4 x FFN width + hidden) x element bytes: the per-token shape of transformers' prefill peak
-    hidden4: int  # hidden x 4 bytes: one fp32 copy of a token's hidden state
+    hidden4: int  # hidden x 4 bytes: one fp32 copy of a token's hidden state (norms upcast to fp32)
     logits: int  # batch x vocabulary x 4 bytes: one fp32 row of logits per sequence
     tokens: int  # prompt x batch
 
@@ -135,6 +137,7 @@ def cpu_rows(path: Path) -> list[CpuRow]:
         out.append(CpuRow(
             row=row, weights=M.weight_split(spec, precision).total,
             kv=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]) + int(row["new_tokens"]), int(row["batch"]), elem),
+            kv_prompt=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]), int(row["batch"]), elem),
             unit=(4 * M.ffn_width(spec) + (spec.hidden_size or 0)) * elem, hidden4=(spec.hidden_size or 0) * 4,
             logits=int(row["batch"]) * (spec.vocab_size or 0) * 4, tokens=tokens,
         ))
@@ -148,30 +151,36 @@ class CpuConstants:
     act_factor: float
     fp32_hidden_copies: int
     logits_copies: int
+    kv_copies: float
 
 
-def _act(r: CpuRow, factor: float, copies: int, logits: int) -> float:
-    return r.tokens * (r.unit * factor + copies * r.hidden4) + logits * r.logits
+def _act(r: CpuRow, factor: float, copies: int, logits: int, kv_copies: float) -> float:
+    return (r.tokens * r.unit * factor + copies * M.heap_resident(r.tokens * r.hidden4) + logits * r.logits
+            + kv_copies * r.kv_prompt)
 
 
 def fit_cpu_constants(rows: list[CpuRow]) -> CpuConstants:
     """The constants of rules.memory's CPU plan, from measured rows (the calibration half).
 
     Process baseline: the largest resident size besides the weights after loading, rounded up to 16 MiB.
-    Activations: base + tokens x (factor x unit + copies x fp32 hidden) + logits copies x batch x vocab x 4; on a
-    grid of (factor, copies, logits), the base is the least that puts every row at or above its measurement,
-    and the grid point kept is the one whose worst overestimate of the total peak is smallest.
+    Activations: base + tokens x factor x unit + copies x the prompt's fp32 hidden state (when it is below glibc's
+    mmap ceiling, see rules.memory.heap_resident) + logits copies x batch x vocab x 4 + KV copies x the prompt's
+    KV cache; on a grid of (factor, copies, logits, KV copies), the base is the least
+    that puts every row at or above its measurement, and the grid point kept is the one whose worst overestimate
+    of the total peak is smallest.
     """
     process = -(-max(r.process for r in rows) // (16 * MIB)) * 16 * MIB
     best: tuple[float, CpuConstants] | None = None
     for copies in _FP32_HIDDEN_GRID:
         for logits in _LOGITS_GRID:
-            for factor in _FACTOR_GRID:
-                base = max(0, max(math.ceil(r.activations - _act(r, factor, copies, logits)) for r in rows))
-                base = -(-base // MIB) * MIB
-                worst = max((r.weights + process + r.kv + base + _act(r, factor, copies, logits)) / r.measured for r in rows)
-                if best is None or worst < best[0] - 1e-12:
-                    best = (worst, CpuConstants(process, base, factor, copies, logits))
+            for kv_copies in _KV_COPIES_GRID:
+                for factor in _FACTOR_GRID:
+                    acts = [_act(r, factor, copies, logits, kv_copies) for r in rows]
+                    base = max(0, max(math.ceil(r.activations - a) for r, a in zip(rows, acts, strict=True)))
+                    base = -(-base // MIB) * MIB
+                    worst = max((r.weights + process + r.kv + base + a) / r.measured for r, a in zip(rows, acts, strict=True))
+                    if best is None or worst < best[0] - 1e-12:
+                        best = (worst, CpuConstants(process, base, factor, copies, logits, kv_copies))
     assert best is not None
     return best[1]
 

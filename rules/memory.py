@@ -23,11 +23,16 @@ CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners,
 TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
 # HF transformers on the CPU: calibrated by advisor.calibration.fit_cpu_constants on the calibration half of
 # benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
-TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
-TRANSFORMERS_CPU_ACT_BASE = 88 * MIB  # generate's fixed workspace
-TRANSFORMERS_CPU_ACT_FACTOR = 1.3  # x (4 x FFN width + hidden) x element bytes per prompt token
-TRANSFORMERS_CPU_FP32_HIDDEN = 10  # fp32 copies of the hidden state per prompt token (norms, softmax upcasts)
+TRANSFORMERS_CPU_PROCESS = 400 * MIB  # python + torch + transformers + the model's modules, besides the weights
+TRANSFORMERS_CPU_ACT_BASE = 64 * MIB  # generate's fixed workspace
+TRANSFORMERS_CPU_ACT_FACTOR = 1.8  # x (4 x FFN width + hidden) x element bytes per prompt token
+TRANSFORMERS_CPU_FP32_HIDDEN = 6  # fp32 copies of the prompt's hidden state left in the heap (norm upcasts)
 TRANSFORMERS_CPU_LOGITS = 8  # fp32 rows of logits per sequence
+TRANSFORMERS_CPU_KV_COPIES = 0.5  # extra copies of the prompt's KV cache (DynamicCache grows by torch.cat)
+# glibc serves blocks of at least its mmap threshold with mmap and gives them back to the kernel when freed; the
+# threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
+# stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
+GLIBC_MMAP_CEILING = 32 * MIB
 VLLM_EXTRA = 1024 * MIB  # CUDA graphs and non-torch allocations vLLM reports besides its budget
 VLLM_BATCHED_TOKENS = 8192  # vLLM's default max_num_batched_tokens (chunked prefill)
 VLLM_MAX_SEQS = 256  # vLLM's default max_num_seqs: the profile run samples this many sequences
@@ -201,13 +206,32 @@ def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, el
 
 
 def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
-    """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS)."""
+    """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS).
+
+    Never smaller for a longer prompt: past the length where the prompt's fp32 hidden state reaches glibc's mmap
+    ceiling, those temporaries stop staying in the heap, and the estimate holds at least its value just below.
+    """
     if spec.kind == "other":
         return spec.typical_activation_bytes or 0
+    hidden4 = (spec.hidden_size or 0) * 4 * batch  # one fp32 copy of one prompt position's hidden state, all sequences
+    below = (GLIBC_MMAP_CEILING - 1) // hidden4 if hidden4 else prompt_tokens
+    if prompt_tokens > below:
+        return max(_cpu_prefill(spec, prompt_tokens, batch, element_bytes), _cpu_prefill(spec, below, batch, element_bytes))
+    return _cpu_prefill(spec, prompt_tokens, batch, element_bytes)
+
+
+def _cpu_prefill(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
+    tokens = prompt_tokens * batch
     per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes * TRANSFORMERS_CPU_ACT_FACTOR
-    per_token += TRANSFORMERS_CPU_FP32_HIDDEN * (spec.hidden_size or 0) * 4
+    heap_kept = TRANSFORMERS_CPU_FP32_HIDDEN * heap_resident(tokens * (spec.hidden_size or 0) * 4)
     logits = TRANSFORMERS_CPU_LOGITS * batch * (spec.vocab_size or 0) * 4
-    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + prompt_tokens * batch * per_token + logits)
+    kv_copies = TRANSFORMERS_CPU_KV_COPIES * kv_cache_bytes(spec, "transformers", prompt_tokens, batch, element_bytes)
+    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + tokens * per_token + heap_kept + logits + kv_copies)
+
+
+def heap_resident(block_bytes: int) -> int:
+    """What a freed temporary of this size leaves resident on glibc: all of it below the mmap ceiling, none above."""
+    return block_bytes if block_bytes < GLIBC_MMAP_CEILING else 0
 
 
 def quant_workspace(spec: ModelSpec, precision: Precision) -> int:

@@ -42,20 +42,40 @@ def test_rules_constants_are_what_the_calibration_half_gives() -> None:
     assert fit.act_factor == M.TRANSFORMERS_CPU_ACT_FACTOR
     assert fit.fp32_hidden_copies == M.TRANSFORMERS_CPU_FP32_HIDDEN
     assert fit.logits_copies == M.TRANSFORMERS_CPU_LOGITS
+    assert fit.kv_copies == M.TRANSFORMERS_CPU_KV_COPIES
 
 
 def test_calibration_half_is_never_underestimated() -> None:
     for r in ROWS:
         if r.calibration:
-            assert r.measured <= cpu_estimate(r) <= 1.15 * r.measured, r.row
+            assert r.measured <= cpu_estimate(r) <= 1.18 * r.measured, r.row
 
 
 def test_held_out_half() -> None:
-    """Target: never below, at most 10 % above. Reached: see the README table; the activation shape is not yet
-    right for every model (largest overestimate ~21 % on Llama-3.2-1B bf16 with long prompts, one row 0.13 %
-    below). This test holds what is reached so that it cannot silently get worse."""
+    """Target: never below, at most 10 % above. Reached: never below; the largest overestimate is on Llama-3.2-1B
+    (hidden 2 048, the only large-hidden model, held out) with long prompts: see the README table. This test holds
+    what is reached so that it cannot silently get worse."""
     errors = [cpu_estimate(r) / r.measured - 1 for r in ROWS if not r.calibration]
     assert len(errors) >= 20
-    assert min(errors) > -0.005
-    assert max(errors) < 0.22
-    assert sorted(errors)[len(errors) // 2] < 0.07
+    assert min(errors) >= 0
+    assert max(errors) < 0.15
+    assert sorted(errors)[len(errors) // 2] < 0.08
+
+
+def test_cpu_activations_never_shrink_as_the_prompt_grows() -> None:
+    """Past the prompt length where the fp32 hidden state reaches glibc's mmap ceiling the heap term drops out;
+    the estimate must still not fall below what a shorter prompt needs."""
+    from advisor.models.resolve import resolve
+
+    for name in ("Llama-3.2-1B-Instruct", "SmolLM2-135M-Instruct", "Qwen2.5-0.5B-Instruct", "gpt2"):
+        spec = resolve(name)
+        assert spec.hidden_size
+        for batch in (1, 3, 4):
+            cross = M.GLIBC_MMAP_CEILING // (spec.hidden_size * 4 * batch)
+            prompts = sorted(set(range(max(1, cross - 64), cross + 2048)) | set(range(1, 40_000, 997)))
+            for elem in (2, 4):
+                values = [M.transformers_cpu_activations(spec, p, batch, elem) for p in prompts]
+                assert all(b >= a for a, b in zip(values, values[1:], strict=False)), (name, batch, elem)
+            # the heap term is there below the ceiling and gone above it
+            assert M.heap_resident(cross * spec.hidden_size * 4 * batch - 1) > 0
+            assert M.heap_resident((cross + 1) * spec.hidden_size * 4 * batch) == 0
