@@ -23,12 +23,12 @@ CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners,
 TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
 # HF transformers on the CPU: calibrated by advisor.calibration.fit_cpu_constants on the calibration half of
 # benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
-TRANSFORMERS_CPU_PROCESS = 400 * MIB  # python + torch + transformers + the model's modules, besides the weights
-TRANSFORMERS_CPU_ACT_BASE = 64 * MIB  # generate's fixed workspace
-TRANSFORMERS_CPU_ACT_FACTOR = 1.8  # x (4 x FFN width + hidden) x element bytes per prompt token
-TRANSFORMERS_CPU_FP32_HIDDEN = 6  # fp32 copies of the prompt's hidden state left in the heap (norm upcasts)
-TRANSFORMERS_CPU_LOGITS = 8  # fp32 rows of logits per sequence
-TRANSFORMERS_CPU_KV_COPIES = 0.5  # extra copies of the prompt's KV cache (DynamicCache grows by torch.cat)
+TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
+TRANSFORMERS_CPU_ACT_BASE = 37 * MIB  # generate's fixed workspace
+TRANSFORMERS_CPU_ACT_FACTOR = 2.1  # x (4 x FFN width + hidden) x element bytes per prompt token
+TRANSFORMERS_CPU_FP32_HIDDEN = 12  # fp32 copies of the prompt's hidden state left in the heap (norm upcasts)
+TRANSFORMERS_CPU_LOGITS = 0  # fp32 rows of logits per sequence
+TRANSFORMERS_CPU_KV_COPIES = 0.0  # extra copies of the prompt's KV cache (DynamicCache grows by torch.cat)
 # glibc serves blocks of at least its mmap threshold with mmap and gives them back to the kernel when freed; the
 # threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
 # stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
