@@ -175,18 +175,25 @@ def _run_child(threads: int, key: tuple[str, str, int, int]) -> tuple[dict[str, 
     return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
-def _worst_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the highest peak, with every run's peak and resident size after loading beside it.
+def _worst_run(runs: list[dict[str, Any]], prior: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run with the highest peak, with every run's peak and resident size after loading beside it; `prior`
+    is a row from an earlier invocation (--add-runs) whose runs are counted in.
 
-    The peak moves from one fresh process to the next (by up to ~15 % here): glibc keeps freed heap chunks
-    resident, and how much is kept depends on the address-space layout, which ASLR randomises per process
-    (with ASLR off, PYTHONHASHSEED fixed and one thread, runs repeat to the byte). The worst run is the one
-    an estimate has to cover."""
-    worst = dict(max(runs, key=lambda r: r["peak_rss_generate_bytes"]))
-    worst["runs"] = len(runs)
-    worst["peak_rss_generate_runs_bytes"] = [r["peak_rss_generate_bytes"] for r in runs]
-    worst["rss_after_load_runs_bytes"] = [r["rss_after_load_bytes"] for r in runs]
+    The peak moves from one fresh process to the next (by up to ~15 % of the total here): what is live at the
+    peak repeats, but how much freed memory glibc keeps resident in holes of the heap does not (the heap's
+    layout depends on ASLR and on thread timing). The worst run is the one an estimate has to cover."""
+    candidates = runs + ([prior] if prior else [])
+    worst = dict(max(candidates, key=lambda r: r["peak_rss_generate_bytes"]))
+    earlier_peaks = prior["peak_rss_generate_runs_bytes"] if prior else []
+    earlier_loads = prior["rss_after_load_runs_bytes"] if prior else []
+    worst["runs"] = len(runs) + (prior["runs"] if prior else 0)
+    worst["peak_rss_generate_runs_bytes"] = earlier_peaks + [r["peak_rss_generate_bytes"] for r in runs]
+    worst["rss_after_load_runs_bytes"] = earlier_loads + [r["rss_after_load_bytes"] for r in runs]
     return worst
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
+    return row["model"], row["dtype"], int(row["prompt_tokens"]), int(row["batch"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fresh processes per row at most; the row keeps the worst peak (default %(default)s)")
     ap.add_argument("--budget-minutes", type=float, default=DEFAULT_BUDGET_MIN,
                     help="repeats stop when the next would end past this (default %(default)s)")
+    ap.add_argument("--add-runs", action="store_true",
+                    help="add the new runs to the rows already in --out (each row keeps its worst run of all)")
     ap.add_argument("--one", nargs=4, metavar=("MODEL", "DTYPE", "PROMPT", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -232,17 +241,25 @@ def main(argv: list[str] | None = None) -> int:
             done.setdefault(key, []).append(row)
             print(f"{name}: after load {row['rss_after_load_bytes'] / 2**20:.0f} MiB, "
                   f"peak {row['peak_rss_generate_bytes'] / 2**20:.0f} MiB ({took[key]:.1f} s)", flush=True)
-    rows = [_worst_run(runs_of) for runs_of in done.values()]
-    runs = [{"command": "python benchmarks/measure_cpu.py" + (" --quick" if args.quick else "")
-             + (f" --models {' '.join(args.models)}" if args.models else "")
-             + (f" --repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "")
-             + (f" --budget-minutes {args.budget_minutes:g}" if args.budget_minutes != DEFAULT_BUDGET_MIN else ""),
-             "rows": len(rows), "processes": sum(len(r) for r in done.values()),
+    old = json.loads(args.out.read_text()) if (args.models or args.add_runs) and args.out.exists() else None
+    prior = {_key(r): r for r in old["rows"]} if old and args.add_runs else {}
+    for key, runs_of in done.items():
+        if key in prior and any(r["conditions"] != prior[key]["conditions"] for r in runs_of):
+            print(f"error: {' '.join(map(str, key))} was measured under other conditions in {args.out}; "
+                  "not adding runs to it", file=sys.stderr)
+            return 2
+    rows = [_worst_run(runs_of, prior.get(key)) for key, runs_of in done.items()]
+    command = ("python benchmarks/measure_cpu.py" + (" --quick" if args.quick else "")
+               + (f" --models {' '.join(args.models)}" if args.models else "")
+               + (" --add-runs" if args.add_runs else "")
+               + (f" --repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "")
+               + (f" --budget-minutes {args.budget_minutes:g}" if args.budget_minutes != DEFAULT_BUDGET_MIN else ""))
+    runs = [{"command": command, "rows": len(rows), "processes": sum(len(r) for r in done.values()),
              "seconds": round(time.perf_counter() - started, 1)}]
-    if args.models and args.out.exists():
-        old = json.loads(args.out.read_text())
-        rows = [r for r in old["rows"] if r["model"] not in args.models] + rows
-        failures = [f for f in old.get("failures", []) if f["model"] not in args.models] + failures
+    if old:
+        measured = {_key(r) for r in rows}
+        rows = [r for r in old["rows"] if _key(r) not in measured] + rows
+        failures = [f for f in old.get("failures", []) if _key(f) not in measured] + failures
         runs = old.get("runs", []) + runs
     rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, DTYPES.index(r["dtype"]),
                              r["prompt_tokens"], r["batch"]))
