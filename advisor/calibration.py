@@ -31,6 +31,7 @@ class Comparison:
     measured: float
     estimate: float
     unit: str
+    runs: tuple[float, ...] = ()  # every run's value when the row was measured several times (measured = the worst)
 
     @property
     def ratio(self) -> float:
@@ -198,5 +199,6 @@ def cpu_comparisons(path: Path) -> list[Comparison]:
     for r in cpu_rows(path):
         half = "calibration" if r.calibration else "held-out"
         label = f"{r.row['model']} {r.row['dtype']} prompt {r.row['prompt_tokens']} x{r.row['batch']}"
-        out.append(Comparison(f"{path.name} ({half})", label, r.measured / GIB, cpu_estimate(r) / GIB, "GiB"))
+        runs = tuple(int(v) / GIB for v in r.row.get("peak_rss_generate_runs_bytes", [r.measured]))
+        out.append(Comparison(f"{path.name} ({half})", label, r.measured / GIB, cpu_estimate(r) / GIB, "GiB", runs))
     return out

@@ -1,6 +1,7 @@
 """Estimate vs measured, for every row of every dataset shipped with the project.
 
 Run: python benchmarks/compare.py
+Rows measured in several processes show each run's range beside them; "measured" is the worst run.
 Datasets: tests/data/measured-dev.json (published HF transformers GPU peaks), tests/data/gguf-dev.json
 (published GGUF sizes), and benchmarks/data/*.json when present (measured CPU / GPU rows).
 """
@@ -21,9 +22,10 @@ def main() -> int:
     rows = measured_rows(ROOT / "tests" / "data" / "measured-dev.json") + gguf_rows(ROOT / "tests" / "data" / "gguf-dev.json")
     for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
         rows += cpu_comparisons(path)
-    print(f"{'dataset':<36} {'row':<62} {'measured':>10} {'estimate':>10} {'error':>8}")
+    print(f"{'dataset':<36} {'row':<62} {'measured':>10} {'estimate':>10} {'error':>8}   runs (each run's peak)")
     for r in rows:
-        print(f"{r.dataset:<36} {r.label[:62]:<62} {r.measured:>10.3f} {r.estimate:>10.3f} {100 * (r.ratio - 1):>+7.2f}%")
+        runs = f"   {len(r.runs)}: {min(r.runs):.3f} to {max(r.runs):.3f}" if len(r.runs) > 1 else ""
+        print(f"{r.dataset:<36} {r.label[:62]:<62} {r.measured:>10.3f} {r.estimate:>10.3f} {100 * (r.ratio - 1):>+7.2f}%{runs}")
     by_set: dict[str, list[float]] = {}
     for r in rows:
         by_set.setdefault(r.dataset, []).append(r.ratio - 1)

@@ -1,7 +1,7 @@
 """Measure HF transformers' real memory on the CPU: resident size after loading and peak during generation.
 
 Run:  python benchmarks/measure_cpu.py [--out benchmarks/data/cpu-transformers.json] [--threads 2] [--quick]
-                                      [--repeats 3] [--budget-minutes 28]
+                                      [--repeats 3] [--budget-minutes 28] [--add-runs]
 Needs: torch and transformers (pip install -e ".[bench]"). No downloads: every model is built with random
 weights from its config in the built-in catalog (AutoModelForCausalLM.from_config), so shapes and bytes are
 those of the real model.
@@ -14,9 +14,14 @@ Each row runs in a fresh Python process (`--one MODEL DTYPE PROMPT BATCH`), whic
      peak (VmHWM) back.
 Rows record their conditions: library versions, thread count, CPU model, attention implementation.
 
-The peak moves from one fresh process to the next (ASLR changes how much freed heap glibc keeps resident), so
-every row is measured once, then again in further passes (cheapest rows first) up to --repeats processes per
-row while the whole run stays inside --budget-minutes; a row keeps its worst run and lists every run's peak.
+The peak moves from one fresh process to the next. What is live at the peak repeats (glibc's mallinfo2: bytes
+in use plus mmapped bytes agree within a few MiB between runs), but how much freed memory sits in holes of the
+heap at that moment does not (Qwen2.5-0.5B fp32, prompt 2 048: 44 to 218 MiB over four runs): the order of
+allocations, and so the holes, change with thread timing and with ASLR. So every row is measured once, then again
+in further passes (cheapest rows first) up to --repeats processes per row while the whole run stays inside
+--budget-minutes; a row keeps its worst run and lists every run's peak. `--add-runs` measures again and adds the
+runs to the rows already stored (refused for a row measured under other conditions), to sample each row's upper
+tail better over several invocations.
 
 The matrix is the one of issue 7 trimmed to run in under 30 minutes on 2 cores: prompt 8 192 at batch 4 is
 left out (32 768 prefill tokens per row would take most of the budget on its own) and GPT-2's prompts stop at
