@@ -92,10 +92,8 @@ CPU_CALIBRATION_MODELS = ("SmolLM2-135M-Instruct", "Qwen2.5-0.5B-Instruct", "gpt
 """The calibration half of benchmarks/data/cpu-transformers.json; SmolLM2-360M and Llama-3.2-1B are held out."""
 
 # the grid the CPU constants are searched on (see fit_cpu_constants)
-_FP32_HIDDEN_GRID = (0, 2, 4, 6, 8, 10, 12, 16, 20, 24, 32)
-_LOGITS_GRID = (0, 2, 4, 8)
-_KV_COPIES_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
-_FACTOR_GRID = tuple(k / 10 for k in range(5, 40))
+_MLP_GRID = tuple(k / 10 for k in range(10, 161))
+_HOLES_GRID = tuple(k / 100 for k in range(0, 151))
 
 
 @dataclass(frozen=True)
@@ -103,11 +101,8 @@ class CpuRow:
     row: dict[str, Any]
     weights: int  # the model's weights by our count at the row's dtype
     kv: int  # KV cache for prompt + new tokens
-    kv_prompt: int  # KV cache of the prompt: what DynamicCache's torch.cat copies
-    unit: int  # (4 x FFN width + hidden) x element bytes: the per-token shape of transformers' prefill peak
-    hidden4: int  # hidden x 4 bytes: one fp32 copy of a token's hidden state (norms upcast to fp32)
-    logits: int  # batch x vocabulary x 4 bytes: one fp32 row of logits per sequence
-    tokens: int  # prompt x batch
+    mlp: int  # prompt tokens x FFN width x element bytes: one of the MLP's intermediates at the prompt's length
+    holes: int  # layers x the prompt's hidden state in bytes, capped at glibc's mmap ceiling (heap_kept)
 
     @property
     def measured(self) -> int:
@@ -138,9 +133,8 @@ def cpu_rows(path: Path) -> list[CpuRow]:
         out.append(CpuRow(
             row=row, weights=M.weight_split(spec, precision).total,
             kv=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]) + int(row["new_tokens"]), int(row["batch"]), elem),
-            kv_prompt=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]), int(row["batch"]), elem),
-            unit=(4 * M.ffn_width(spec) + (spec.hidden_size or 0)) * elem, hidden4=(spec.hidden_size or 0) * 4,
-            logits=int(row["batch"]) * (spec.vocab_size or 0) * 4, tokens=tokens,
+            mlp=tokens * M.ffn_width(spec) * elem,
+            holes=(spec.layers or 0) * M.heap_kept(tokens * (spec.hidden_size or 0) * elem),
         ))
     return out
 
@@ -149,39 +143,36 @@ def cpu_rows(path: Path) -> list[CpuRow]:
 class CpuConstants:
     process_bytes: int
     act_base_bytes: int
-    act_factor: float
-    fp32_hidden_copies: int
-    logits_copies: int
-    kv_copies: float
+    mlp: float
+    holes: float
 
 
-def _act(r: CpuRow, factor: float, copies: int, logits: int, kv_copies: float) -> float:
-    return (r.tokens * r.unit * factor + copies * M.heap_resident(r.tokens * r.hidden4) + logits * r.logits
-            + kv_copies * r.kv_prompt)
+def estimate_with(c: CpuConstants, r: CpuRow) -> int:
+    """The CPU plan's total for this row under constants `c` (rules.memory's form; equal to cpu_estimate under the
+    rules' own constants)."""
+    return r.weights + r.kv + c.process_bytes + math.ceil(c.act_base_bytes + c.mlp * r.mlp + c.holes * r.holes)
 
 
 def fit_cpu_constants(rows: list[CpuRow]) -> CpuConstants:
     """The constants of rules.memory's CPU plan, from measured rows (the calibration half).
 
     Process baseline: the largest resident size besides the weights after loading, rounded up to 16 MiB.
-    Activations: base + tokens x factor x unit + copies x the prompt's fp32 hidden state (when it is below glibc's
-    mmap ceiling, see rules.memory.heap_resident) + logits copies x batch x vocab x 4 + KV copies x the prompt's
-    KV cache; on a grid of (factor, copies, logits, KV copies), the base is the least
-    that puts every row at or above its measurement, and the grid point kept is the one whose worst overestimate
-    of the total peak is smallest.
+    Activations: base + mlp x tokens x FFN width x element bytes + holes x layers x the prompt's hidden state (capped
+    at glibc's mmap ceiling, see rules.memory.heap_kept). On a grid of (mlp, holes), the base
+    is the least that puts every row at or above its measurement, and the grid point kept is the one whose worst
+    overestimate of the total peak is smallest.
     """
     process = -(-max(r.process for r in rows) // (16 * MIB)) * 16 * MIB
+    fixed = [r.weights + process + r.kv for r in rows]
     best: tuple[float, CpuConstants] | None = None
-    for copies in _FP32_HIDDEN_GRID:
-        for logits in _LOGITS_GRID:
-            for kv_copies in _KV_COPIES_GRID:
-                for factor in _FACTOR_GRID:
-                    acts = [_act(r, factor, copies, logits, kv_copies) for r in rows]
-                    base = max(0, max(math.ceil(r.activations - a) for r, a in zip(rows, acts, strict=True)))
-                    base = -(-base // MIB) * MIB
-                    worst = max((r.weights + process + r.kv + base + a) / r.measured for r, a in zip(rows, acts, strict=True))
-                    if best is None or worst < best[0] - 1e-12:
-                        best = (worst, CpuConstants(process, base, factor, copies, logits, kv_copies))
+    for mlp in _MLP_GRID:
+        for holes in _HOLES_GRID:
+            acts = [mlp * r.mlp + holes * r.holes for r in rows]
+            base = max(0, max(math.ceil(r.activations - a) for r, a in zip(rows, acts, strict=True)))
+            base = -(-base // MIB) * MIB
+            worst = max((f + base + a) / r.measured for r, f, a in zip(rows, fixed, acts, strict=True))
+            if best is None or worst < best[0] - 1e-12:
+                best = (worst, CpuConstants(process, base, mlp, holes))
     assert best is not None
     return best[1]
 
@@ -201,4 +192,16 @@ def cpu_comparisons(path: Path) -> list[Comparison]:
         label = f"{r.row['model']} {r.row['dtype']} prompt {r.row['prompt_tokens']} x{r.row['batch']}"
         runs = tuple(int(v) / GIB for v in r.row.get("peak_rss_generate_runs_bytes", [r.measured]))
         out.append(Comparison(f"{path.name} ({half})", label, r.measured / GIB, cpu_estimate(r) / GIB, "GiB", runs))
+    return out
+
+
+def cpu_cross_validation(rows: list[CpuRow]) -> dict[str, tuple[float, float]]:
+    """Leave one calibration model out: fit on the other calibration models, then the lowest and highest error
+    (estimate / measured - 1) on the model left out. What to expect on a model the constants never saw."""
+    cal = [r for r in rows if r.calibration]
+    out = {}
+    for model in CPU_CALIBRATION_MODELS:
+        c = fit_cpu_constants([r for r in cal if r.row["model"] != model])
+        errs = [estimate_with(c, r) / r.measured - 1 for r in cal if r.row["model"] == model]
+        out[model] = (min(errs), max(errs))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from advisor.calibration import cpu_comparisons, gguf_rows, measured_rows  # noqa: E402
+from advisor.calibration import cpu_comparisons, cpu_cross_validation, cpu_rows, gguf_rows, measured_rows  # noqa: E402
 
 
 def main() -> int:
@@ -34,6 +34,10 @@ def main() -> int:
         under = sum(e < -0.0001 for e in errs)
         print(f"{name}: {len(errs)} rows, min {100 * min(errs):+.2f}%, median error {100 * statistics.median(errs):+.2f}%, "
               f"max {100 * max(errs):+.2f}%, below measured: {under}")
+    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
+        print(f"\n{path.name}, leave one calibration model out (fit on the others, errors on the one left out):")
+        for model, (low, high) in cpu_cross_validation(cpu_rows(path)).items():
+            print(f"  {model:<28} {100 * low:+7.2f}% to {100 * high:+7.2f}%")
     return 0
 
 

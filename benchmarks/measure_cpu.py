@@ -221,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_one(model, dtype, int(prompt), int(batch), args.threads)))
         return 0
 
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"error: {' and '.join(missing)} not installed in {sys.executable}; pip install -e \".[bench]\"",
+              file=sys.stderr)
+        return 2
     rows, failures = [], []
     started = time.perf_counter()
     plan = matrix(args.quick, args.models)

@@ -24,11 +24,12 @@ TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond 
 # HF transformers on the CPU: calibrated by advisor.calibration.fit_cpu_constants on the calibration half of
 # benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
 TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
-TRANSFORMERS_CPU_ACT_BASE = 37 * MIB  # generate's fixed workspace
-TRANSFORMERS_CPU_ACT_FACTOR = 2.1  # x (4 x FFN width + hidden) x element bytes per prompt token
-TRANSFORMERS_CPU_FP32_HIDDEN = 12  # fp32 copies of the prompt's hidden state left in the heap (norm upcasts)
-TRANSFORMERS_CPU_LOGITS = 0  # fp32 rows of logits per sequence
-TRANSFORMERS_CPU_KV_COPIES = 0.0  # extra copies of the prompt's KV cache (DynamicCache grows by torch.cat)
+TRANSFORMERS_CPU_ACT_BASE = 107 * MIB  # generate's fixed workspace
+TRANSFORMERS_CPU_MLP = 9.5  # x prompt tokens x FFN width x element bytes: the MLP's intermediates (and their holes)
+TRANSFORMERS_CPU_HOLES = 0.39  # x layers x the prompt's hidden state (capped at the mmap ceiling): heap holes
+# the widest run-to-run spread of one row's peak RSS in that dataset (largest over smallest run, less 1, rounded up to
+# a whole percent): the same generate() peaks this much higher or lower in another fresh process (heap holes)
+TRANSFORMERS_CPU_RUN_SPREAD = 0.28
 # glibc serves blocks of at least its mmap threshold with mmap and gives them back to the kernel when freed; the
 # threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
 # stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
@@ -208,30 +209,22 @@ def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, el
 def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
     """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS).
 
-    Never smaller for a longer prompt: past the length where the prompt's fp32 hidden state reaches glibc's mmap
-    ceiling, those temporaries stop staying in the heap, and the estimate holds at least its value just below.
+    The MLP's intermediates at the prompt's length, plus per layer the hidden-state-sized temporaries that glibc
+    keeps resident as holes in the heap once freed (see heap_kept). Never smaller for a longer prompt.
     """
     if spec.kind == "other":
         return spec.typical_activation_bytes or 0
-    hidden4 = (spec.hidden_size or 0) * 4 * batch  # one fp32 copy of one prompt position's hidden state, all sequences
-    below = (GLIBC_MMAP_CEILING - 1) // hidden4 if hidden4 else prompt_tokens
-    if prompt_tokens > below:
-        return max(_cpu_prefill(spec, prompt_tokens, batch, element_bytes), _cpu_prefill(spec, below, batch, element_bytes))
-    return _cpu_prefill(spec, prompt_tokens, batch, element_bytes)
-
-
-def _cpu_prefill(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
     tokens = prompt_tokens * batch
-    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes * TRANSFORMERS_CPU_ACT_FACTOR
-    heap_kept = TRANSFORMERS_CPU_FP32_HIDDEN * heap_resident(tokens * (spec.hidden_size or 0) * 4)
-    logits = TRANSFORMERS_CPU_LOGITS * batch * (spec.vocab_size or 0) * 4
-    kv_copies = TRANSFORMERS_CPU_KV_COPIES * kv_cache_bytes(spec, "transformers", prompt_tokens, batch, element_bytes)
-    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + tokens * per_token + heap_kept + logits + kv_copies)
+    mlp = TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes
+    holes = TRANSFORMERS_CPU_HOLES * (spec.layers or 0) * heap_kept(tokens * (spec.hidden_size or 0) * element_bytes)
+    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + mlp + holes)
 
 
-def heap_resident(block_bytes: int) -> int:
-    """What a freed temporary of this size leaves resident on glibc: all of it below the mmap ceiling, none above."""
-    return block_bytes if block_bytes < GLIBC_MMAP_CEILING else 0
+def heap_kept(block_bytes: int) -> int:
+    """The most a freed temporary of this size can leave resident in glibc's heap: all of it below the mmap
+    ceiling; a bigger block is mmapped and given back, but the smaller temporaries around it still leave holes,
+    so the term stays at the ceiling rather than dropping (which also keeps estimates monotone in the prompt)."""
+    return min(block_bytes, GLIBC_MMAP_CEILING)
 
 
 def quant_workspace(spec: ModelSpec, precision: Precision) -> int:

@@ -105,7 +105,12 @@ def single(job: Job, device: Device) -> Draft:
         return _preallocating(job, (device,), 1)
     memory = _mem(w.total, kv, act, runtime)
     use = _use(device, memory)
-    return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers)
+    notes: tuple[str, ...] = ()
+    if on_cpu and job.engine == "transformers":
+        notes = (f"peak RAM of the same run moves by up to {M.TRANSFORMERS_CPU_RUN_SPREAD:.0%} between processes "
+                 "(freed memory left in holes of glibc's heap); the estimate is calibrated on the worst of several "
+                 "runs",)
+    return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers, notes=notes)
 
 
 def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:

@@ -188,12 +188,26 @@ def test_cpu_only_machine_gets_a_cpu_plan():
     assert rec.plan.engine in ("llama.cpp", "transformers")
 
 
+def test_cpu_transformers_plans_say_how_much_the_peak_moves():
+    from rules import memory as M
+
+    hf = recommend(spec("Qwen2.5-0.5B-Instruct"), NO_GPU, Request(engine="transformers"))
+    assert hf.plan is not None and hf.plan.placement == "cpu"
+    assert f"up to {M.TRANSFORMERS_CPU_RUN_SPREAD:.0%} between processes" in " ".join(hf.plan.notes)
+    gguf = recommend(spec("Qwen2.5-0.5B-Instruct"), NO_GPU, Request(engine="llama.cpp"))
+    assert gguf.plan is not None and not any("between processes" in n for n in gguf.plan.notes)
+
+
 def test_offload_when_the_gpu_is_too_small():
     rec = recommend(spec("Qwen2.5-32B-Instruct"), rtx4090(), Request(precision="Q8_0"))
     assert rec.plan is not None and rec.plan.placement == "offload"
     assert rec.plan.gpu_layers is not None and 0 < rec.plan.gpu_layers < 64
-    # the best all-GPU plan is shown next to it
-    assert any(a.speed_rank == 0 for a in rec.alternatives) or True
+    # with the precision left open, the best-quality plan offloads and the best all-GPU plan comes right after it
+    rec = recommend(spec("Qwen2.5-32B-Instruct"), rtx4090(), Request())
+    assert rec.plan is not None and rec.plan.placement == "offload"
+    first = rec.alternatives[0]
+    assert first.placement == "single-gpu" and first.fits and first.quality_rank > rec.plan.quality_rank
+    assert "the fastest plan that fits: all on GPU" in first.notes
 
 
 def test_gguf_file_runs_as_is():
