@@ -1,8 +1,9 @@
 """Memory, part by part: weights, KV cache, activations / workspace, runtime. Pure arithmetic, bytes.
 
 Engine constants are calibrated on published measurements (tests/data/measured-dev.json: Qwen2.5 with HF
-transformers, torch allocator peaks) and llama.cpp's published GGUF sizes; benchmarks/compare.py prints how
-far every estimate lands from every measurement.
+transformers, torch allocator peaks), llama.cpp's published GGUF sizes, and our own CPU measurements
+(benchmarks/data/cpu-transformers.json: peak RSS of HF transformers); benchmarks/compare.py prints how far every
+estimate lands from every measurement.
 """
 
 from __future__ import annotations
