@@ -28,17 +28,7 @@ def probe(*, with_torch: bool = False) -> Snapshot:
 def _snapshot(snapshot: Snapshot | None, hardware: str | Path | None, gpu: str | None) -> Snapshot:
     from advisor.requests import hardware as load_hardware
 
-    if snapshot is not None and gpu:
-        from rules.gpu_table import find_gpu, parse_gpu_spec, with_what_if_gpus
-
-        name, count = parse_gpu_spec(gpu)
-        entry = find_gpu(name)
-        if entry is None:
-            raise BadInputError(f"--gpu: {name!r} is not in the GPU table")
-        return with_what_if_gpus(snapshot, entry, count)
-    if snapshot is not None:
-        return snapshot
-    return load_hardware(hardware_file=hardware, gpu=gpu)
+    return load_hardware(hardware_file=hardware, gpu=gpu, base=snapshot)
 
 
 def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | Path | None = None,
@@ -46,11 +36,13 @@ def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | P
     """The best plan for `model` here (or on `snapshot` / a `hardware` file / what-if `gpu`).
 
     Keyword arguments are the CLI's options: context, batch, mode, engine, precision, kv_dtype, headroom,
-    gpus, method, gpu_memory_utilization, lora_rank.
+    gpus ("0,1", 0 or [0, 1]: NVML indices), method, gpu_memory_utilization, lora_rank, allow_approximate,
+    extend_context.
 
     Raises:
         BadInputError: unknown model, invalid option, unreadable hardware file.
     """
+    from advisor.models import catalog
     from advisor.models.resolve import resolve
     from advisor.requests import build_request, with_headroom_fraction
     from rules.select import recommend as decide
@@ -60,7 +52,7 @@ def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | P
     snap = _snapshot(snapshot, hardware, gpu)
     req = with_headroom_fraction(snap, asked)
     try:
-        rec = decide(spec, snap, req)
+        rec = decide(spec, snap, req, siblings=catalog.family_of)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     return build_result(spec, snap, rec, method=req.method)
@@ -72,8 +64,9 @@ def check(model: str, **kwargs: Any) -> FitResult:
 
 
 def recommend_many(models: list[str], *, snapshot: Snapshot | None = None, hardware: str | Path | None = None,
-                   gpu: str | None = None, **request: Any) -> tuple[list[FitResult], list[tuple[str, str]]]:
-    """Several models on one machine at once (memory adds up): results for the placed, (model, why) for the rest."""
+                   gpu: str | None = None, **request: Any) -> tuple[list[FitResult], list[tuple[str, str]], str]:
+    """Several models on one machine at once (memory adds up): results for the placed, (model, why) for the rest,
+    and a one-line summary."""
     from advisor.models.resolve import resolve
     from advisor.requests import build_request, with_headroom_fraction
     from rules.joint import place_models
@@ -88,4 +81,4 @@ def recommend_many(models: list[str], *, snapshot: Snapshot | None = None, hardw
         raise BadInputError(str(exc)) from None
     by_name = {s.name: s for s in specs.values()}
     results = [build_result(by_name[r.model["name"]], snap, r) for r in joint.placed]
-    return results, joint.unplaced
+    return results, joint.unplaced, joint.summary

@@ -32,12 +32,23 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_state = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "env_model": None}
+
+
+def env_on_error(model: str) -> None:
+    """From here on, an error also prints the env form (`check --format env`): every outcome sets the variables."""
+    _state["env_model"] = model
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    """Print one line on stderr and return the Exit to raise."""
-    sys.stderr.write(f"advisor: {message}\n")
+    """Print one line on stderr (and the env form on stdout, for `check --format env`); the Exit to raise."""
+    line = " ".join(message.split("\n"))
+    if _state["env_model"] is not None:
+        from advisor.results import error_env
+
+        sys.stdout.write(error_env(line, code, _state["env_model"]))
+        sys.stdout.flush()
+    sys.stderr.write(f"advisor: {line}\n")
     sys.stderr.flush()
     return typer.Exit(code)
 
@@ -139,6 +150,21 @@ def schema(
 
 @app.command()
 @handles_errors
+def gpus(
+    words: list[str] | None = typer.Argument(None, metavar="[QUERY]", help="Words to search for, e.g. 4090 or orin."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the built-in GPU and device table that --gpu names (memory, compute capability, unified memory).
+
+    Examples: advisor gpus · advisor gpus h100 · advisor fit llama3.1:8b --gpu "2x H100"
+    """
+    from advisor.commands.gpus import run_gpus
+
+    run_gpus(list(words or []), json_out)
+
+
+@app.command()
+@handles_errors
 def models(
     words: list[str] | None = typer.Argument(None, metavar="[QUERY] | show NAME|PATH",
                                              help="Search words, or `show` and a model name, directory or file."),
@@ -164,6 +190,10 @@ PRECISION = typer.Option("auto", "--precision", "-p", help="auto, bf16, fp16, fp
 KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM), q8_0 or q4_0 (llama.cpp).")
 HEADROOM = typer.Option(None, "--headroom", help="Memory kept free per device, e.g. 2GiB or 15%. Default: 10% or 1 GiB.")
 GPUS = typer.Option(None, "--gpus", help="NVML indices of the GPUs that may be used, e.g. 0,1.")
+APPROX = typer.Option(False, "--allow-approximate", help="Accept a verdict on a model known only approximately (a "
+                      "size read from its name); otherwise check says cannot tell (exit 3).")
+EXTEND = typer.Option(False, "--extend-context", help="Allow --context beyond the model's trained maximum, with "
+                      "rope scaling (YaRN) in the settings.")
 METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
 HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE",
                         help="Decide on a snapshot file from another machine (advisor probe --json). Env: ADVISOR_HARDWARE.")
@@ -179,7 +209,7 @@ def fit(
     context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
-    gpu_memory_utilization: float | None = UTIL,
+    gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rejected candidate."),
 ) -> None:
@@ -191,7 +221,8 @@ def fit(
 
     raise typer.Exit(run_fit(list(models), json_out, verbose, context=context, batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
-                             hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization))
+                             hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
+                             allow_approximate=allow_approximate, extend_context=extend_context))
 
 
 @app.command()
@@ -201,20 +232,25 @@ def check(
     context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
-    gpu_memory_utilization: float | None = UTIL,
-    fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval)."),
+    gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval; eval "
+                            "returns the exit code)."),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Pre-flight for launch scripts. Exit 0 fits · 1 does not fit · 2 bad input · 3 cannot tell.
 
     Example: advisor check llama3.1:8b --precision bf16 --context 8192 || echo "fall back"
-    Example: eval "$(advisor check qwen2.5:7b --format env)"
+    Example: if eval "$(advisor check qwen2.5:7b --format env)"; then ...; fi
     """
     from advisor.commands.fit import run_check
 
+    if (fmt or "").lower() == "env" and not json_out:
+        env_on_error(model)
+
     raise typer.Exit(run_check(model, fmt, json_out, context=context, batch=batch, mode=mode, engine=engine,
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
-                               hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization))
+                               hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
+                             allow_approximate=allow_approximate, extend_context=extend_context))
 
 
 @app.command()
@@ -278,10 +314,43 @@ def inventory_diff(
     raise typer.Exit(run_diff(db, since, fmt))
 
 
-def main() -> int:
-    """Console-script entry point."""
+def _env_requested(argv: list[str]) -> str | None:
+    """The model of `check ... --format env` in a command line that did not parse, so the error can set the
+    variables too; None when env output was not asked for."""
+    if "check" not in argv:
+        return None
+    rest = argv[argv.index("check") + 1:]
+    wants = any(a in ("--format=env", "-fenv") for a in rest) or any(
+        a in ("--format", "-f") and i + 1 < len(rest) and rest[i + 1].lower() == "env" for i, a in enumerate(rest))
+    if not wants:
+        return None
+    return next((a for a in rest if not a.startswith("-")), "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: usage errors are one line on stderr (exit 2), like every other error."""
+    # click's exceptions, from wherever this typer takes click (recent typer versions vendor it)
+    errors = sys.modules[typer.BadParameter.__module__]
+    no_args = getattr(errors, "NoArgsIsHelpError", ())
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app()
+        rv = app(args=args, standalone_mode=False, prog_name="advisor")
+    except no_args:  # type: ignore[misc]  # typer has printed the help already
+        return 0
+    except errors.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        command = exc.ctx.command_path if exc.ctx else "advisor"
+        model = _env_requested(args)
+        if model is not None:
+            _state["env_model"] = model
+        fail(f"error: {message} (see: {command} --help)", EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
+    except errors.ClickException as exc:
+        fail(f"error: {' '.join(exc.format_message().split())}", exc.exit_code)
+        return exc.exit_code
+    except errors.Abort:
+        sys.stderr.write("advisor: interrupted\n")
+        return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_BAD_INPUT
-    return 0
+    return int(rv) if isinstance(rv, int) else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,16 +44,24 @@ def parse_headroom(text: str | None) -> int | float | None:
     return parse_size(text)
 
 
-def parse_gpus(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
+def parse_gpus(value: str | int | Iterable[int | str] | None) -> tuple[int, ...] | None:
+    """ "0,1" (the CLI), 0 or [0, 1] (the Python API) -> NVML indices, each once, in the order given."""
+    if value is None:
         return None
-    try:
-        values = tuple(int(t) for t in text.replace(" ", "").split(",") if t != "")
-    except ValueError:
-        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {text!r})") from None
-    if not values or any(v < 0 for v in values):
-        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {text!r})")
-    return values
+    shown = value if isinstance(value, str) else repr(value)
+    if isinstance(value, bool):
+        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {shown})")
+    if isinstance(value, int):
+        items: list[str] = [str(value)]
+    elif isinstance(value, str):
+        if len(value) > 1000:
+            raise BadInputError("--gpus: too long (expected NVML indices like 0,1)")
+        items = [t.strip() for t in value.split(",") if t.strip() != ""]
+    else:
+        items = [str(v).strip() for v in value]
+    if not items or not all(t.isdigit() and len(t) <= 6 for t in items):
+        raise BadInputError(f"--gpus: expected NVML indices like 0,1 (got {shown})")
+    return tuple(dict.fromkeys(int(t) for t in items))
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,11 @@ class Asked:
 
 
 def build_request(*, mode: str = "inference", context: str | int | None = None, batch: int = 1, engine: str = "auto",
-                  precision: str = "auto", kv_dtype: str = "auto", headroom: str | None = None, gpus: str | None = None,
+                  precision: str = "auto", kv_dtype: str = "auto", headroom: str | None = None,
+                  gpus: str | int | Iterable[int | str] | None = None,
                   method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
-                  gradient_checkpointing: bool = True, **unknown: Any) -> Asked:
+                  gradient_checkpointing: bool = True, allow_approximate: bool = False, extend_context: bool = False,
+                  **unknown: Any) -> Asked:
     """Validate every option; raise one BadInputError naming the first problem.
 
     Raises:
@@ -85,7 +96,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     request = Request(mode=mode, context=parse_context(context), batch=batch, engine=engine, precision=precision,
                       kv_dtype=kv_dtype.lower(), headroom_bytes=room if isinstance(room, int) else None,
                       devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
-                      lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing)
+                      lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,
+                      allow_approximate=bool(allow_approximate), extend_context=bool(extend_context))
     problems = validate(request)
     if problems:
         raise BadInputError(problems[0])
@@ -113,8 +125,9 @@ def with_headroom_fraction(snapshot: Snapshot, asked: Asked) -> Request:
     return asked.request.model_copy(update={"headroom_bytes": int(max(sizes) * asked.headroom_fraction)})
 
 
-def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None, with_torch: bool = False) -> Snapshot:
-    """The snapshot to decide on: a file, this machine, and optionally what-if GPUs from the table.
+def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None, with_torch: bool = False,
+             base: Snapshot | None = None) -> Snapshot:
+    """The snapshot to decide on: `base`, a file, or this machine; optionally with what-if GPUs from the table.
 
     Raises:
         BadInputError: unreadable snapshot, or a GPU name not in the table.
@@ -122,7 +135,9 @@ def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None,
     from advisor import __version__
     from advisor.snapshots import load_snapshot
 
-    if hardware_file is not None:
+    if base is not None:
+        snap = base
+    elif hardware_file is not None:
         snap = load_snapshot(hardware_file)
     else:
         from probes.snapshot import take_snapshot
@@ -131,12 +146,14 @@ def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None,
     if gpu:
         from rules.gpu_table import find_gpu, near_gpus, parse_gpu_spec, with_what_if_gpus
 
+        if len(gpu) > 200:
+            raise BadInputError("--gpu: too long (a GPU name from the table, e.g. \"RTX 4090\" or \"2x H100\")")
         name, count = parse_gpu_spec(gpu)
         entry = find_gpu(name)
         if entry is None:
             near = near_gpus(name)
-            hint = f"; closest: {', '.join(near)}" if near else "; see the GPU table with: advisor gpus"
-            raise BadInputError(f"--gpu: {name!r} is not in the GPU table{hint}")
+            hint = f"; closest: {', '.join(near)}" if near else ""
+            raise BadInputError(f"--gpu: {name!r} is not in the GPU table{hint}; advisor gpus lists the table")
         if not 1 <= count <= 64:
             raise BadInputError(f"--gpu: {count} GPUs is out of range (1-64)")
         snap = with_what_if_gpus(snap, entry, count)

@@ -12,7 +12,7 @@ from advisor.models.spec import ModelSpec
 from probes.schema import Snapshot
 from rules.plan import Outcome, Plan, Recommendation, Request
 
-RESULT_SCHEMA_VERSION = "1.0"
+RESULT_SCHEMA_VERSION = "1.1"
 
 
 class ModelSummary(BaseModel):
@@ -58,8 +58,8 @@ class FitResult(Outcome, _Header):
 
     @property
     def exit_code(self) -> int:
-        """0 fits · 1 does not fit · 3 cannot tell."""
-        if self.cannot_tell and not self.fits:
+        """0 fits · 1 does not fit · 3 cannot tell (the hardware could not be read, or the model is approximate)."""
+        if self.cannot_tell:
             return EXIT_CANNOT_TELL
         return EXIT_OK if self.fits else EXIT_NO_FIT
 
@@ -67,51 +67,90 @@ class FitResult(Outcome, _Header):
         return self.model_dump_json(indent=2)
 
     def reason(self) -> str:
-        """One line saying why: what fits where, or what is missing."""
+        """One line with the verdict and why: what fits where, what is missing, or why advisor cannot tell."""
+        from rules.ranking import SPEED_CLASS_TEXT
         from rules.units import gib
 
-        if self.fits and self.plan is not None:
-            p = self.plan
+        p = self.plan
+        if self.cannot_tell:
+            estimate = ""
+            if p is not None:
+                estimate = (f"; the estimate: {p.precision} with {p.engine} ({p.placement}) on "
+                            f"{', '.join(self._device_names(p))} needs {gib(p.memory.total_bytes)}")
+            return f"cannot tell whether {self.model.name} fits: {self.cannot_tell}{estimate}"
+        if self.fits and p is not None:
             where = ", ".join(self._device_names(p))
-            return (f"{self.model.name} fits: {p.precision} with {p.engine} ({p.placement}) on {where}, "
-                    f"needs {gib(p.memory.total_bytes)}, largest context {p.max_context or p.context:,} tokens")
-        if self.cannot_tell and not self.fits:
-            return f"cannot tell whether {self.model.name} fits: {self.cannot_tell}"
-        missing = f" ({gib(self.missing_bytes)} short)" if self.missing_bytes else ""
-        best = next((c.description for c in self.changes), None)
-        hint = f"; try {best}" if best else ""
+            approx = " (APPROXIMATE: the model's size is an estimate)" if p.approximate else ""
+            return (f"{self.model.name} fits{approx}: {p.precision} with {p.engine} ({p.placement}, "
+                    f"{SPEED_CLASS_TEXT[p.speed_class]}) on {where}, needs {gib(p.memory.total_bytes)}, "
+                    f"largest context {p.max_context or p.context:,} tokens")
         asked = [f"{k} {v}" for k, v in (("precision", self.request.precision), ("engine", self.request.engine))
                  if v != "auto"]
         how = f" at {', '.join(asked)}" if asked else ""
-        return f"{self.model.name} does not fit{how} on {self.hardware.line}{missing}{hint}"
+        if self.missing_bytes:
+            why = f": {gib(self.missing_bytes)} short on the tightest device"
+        elif self.rejected:
+            why = f": {self.rejected[0].reason}"
+        else:
+            why = ""
+        best = next((c.description for c in self.changes), None)
+        hint = f"; try {best}" if best else ""
+        return f"{self.model.name} does not fit{how} on {self.hardware.line}{why}{hint}"
 
     @staticmethod
     def _device_names(plan: Plan) -> list[str]:
         return ["CPU" if u.kind == "cpu" else f"GPU {u.device[4:]} ({u.name})" for u in plan.per_device]
 
     def env(self) -> str:
-        """Shell assignments, every value quoted, for eval "$(advisor check ... --format env)"."""
+        """Shell assignments, every value quoted, then `(exit N)`: `eval "$(advisor check ... --format env)"`
+        sets the variables and returns the check's exit code."""
         p = self.plan
+        usable = p is not None and self.fits
         values: dict[str, Any] = {
             "ADVISOR_FITS": 1 if self.fits else 0,
             "ADVISOR_EXIT_CODE": self.exit_code,
             "ADVISOR_MODEL": self.model.name,
-            "ADVISOR_PRECISION": p.precision if p else "",
-            "ADVISOR_TORCH_DTYPE": (p.torch_dtype or "") if p else "",
-            "ADVISOR_ENGINE": p.engine if p else "",
-            "ADVISOR_PLACEMENT": p.placement if p else "",
+            "ADVISOR_APPROXIMATE": 0 if self.model.exact else 1,
+            "ADVISOR_PRECISION": p.precision if usable and p else "",
+            "ADVISOR_TORCH_DTYPE": (p.torch_dtype or "") if usable and p else "",
+            "ADVISOR_ENGINE": p.engine if usable and p else "",
+            "ADVISOR_PLACEMENT": p.placement if usable and p else "",
+            "ADVISOR_SPEED_CLASS": p.speed_class if usable and p else "",
             "ADVISOR_CONTEXT": p.context if p else self.request.context or "",
-            "ADVISOR_MAX_CONTEXT": (p.max_context or "") if p else "",
-            "ADVISOR_CUDA_VISIBLE_DEVICES": (p.cuda_visible_devices or "") if p else "",
-            "ADVISOR_TENSOR_PARALLEL_SIZE": (p.tensor_parallel_size or "") if p else "",
-            "ADVISOR_GPU_MEMORY_UTILIZATION": f"{p.gpu_memory_utilization:.2f}" if p and p.gpu_memory_utilization else "",
-            "ADVISOR_GPU_LAYERS": (p.gpu_layers if p.gpu_layers is not None else "") if p else "",
-            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if p else "",
+            "ADVISOR_MAX_CONTEXT": (p.max_context or "") if usable and p else "",
+            "ADVISOR_CUDA_VISIBLE_DEVICES": (p.cuda_visible_devices or "") if usable and p else "",
+            "ADVISOR_CUDA_DEVICE_ORDER": (p.cuda_device_order or "") if usable and p else "",
+            "ADVISOR_TENSOR_PARALLEL_SIZE": (p.tensor_parallel_size or "") if usable and p else "",
+            "ADVISOR_GPU_MEMORY_UTILIZATION": f"{p.gpu_memory_utilization:.2f}" if usable and p and p.gpu_memory_utilization
+            else "",
+            "ADVISOR_GPU_LAYERS": (p.gpu_layers if p.gpu_layers is not None else "") if usable and p else "",
+            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p else "",
             "ADVISOR_TOTAL_BYTES": p.memory.total_bytes if p else "",
-            "ADVISOR_COMMAND": (self.settings or {}).get("command", "") if self.settings else "",
+            "ADVISOR_COMMAND": (self.settings or {}).get("command", "") if usable and self.settings else "",
             "ADVISOR_REASON": self.reason(),
         }
-        return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
+        return env_lines(values, self.exit_code)
+
+
+ENV_KEYS = ("ADVISOR_FITS", "ADVISOR_EXIT_CODE", "ADVISOR_MODEL", "ADVISOR_APPROXIMATE", "ADVISOR_PRECISION",
+            "ADVISOR_TORCH_DTYPE", "ADVISOR_ENGINE", "ADVISOR_PLACEMENT", "ADVISOR_SPEED_CLASS", "ADVISOR_CONTEXT",
+            "ADVISOR_MAX_CONTEXT", "ADVISOR_CUDA_VISIBLE_DEVICES", "ADVISOR_CUDA_DEVICE_ORDER",
+            "ADVISOR_TENSOR_PARALLEL_SIZE", "ADVISOR_GPU_MEMORY_UTILIZATION", "ADVISOR_GPU_LAYERS",
+            "ADVISOR_KV_CACHE_DTYPE", "ADVISOR_TOTAL_BYTES", "ADVISOR_COMMAND", "ADVISOR_REASON")
+
+
+def env_lines(values: dict[str, Any], code: int) -> str:
+    """Every ADVISOR_ variable (empty when it has no value), shell-quoted, then `(exit N)` so that `eval` of the
+    text returns the check's exit code, in an `if` as under `set -euo pipefail`."""
+    full = {k: values.get(k, "") for k in ENV_KEYS}
+    body = "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in full.items())
+    return body + f"(exit {int(code)})\n"
+
+
+def error_env(message: str, code: int, model: str = "") -> str:
+    """The env form of an error (bad input, usage, internal): the same variables, ADVISOR_FITS=0."""
+    return env_lines({"ADVISOR_FITS": 0, "ADVISOR_EXIT_CODE": code, "ADVISOR_MODEL": model,
+                      "ADVISOR_REASON": message}, code)
 
 
 def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
@@ -129,7 +168,11 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
         gpu_text += f" ({free} free)"
     mem = snapshot.memory
     avail = mem.effective_available_bytes if mem.effective_available_bytes is not None else mem.available_bytes
-    line = f"{snapshot.host.hostname}{' (what-if)' if what_if else ''}: {gpu_text}, RAM {gib(avail)} available"
+    if what_if and any(g.unified_memory for g in snapshot.gpus):
+        line = (f"{snapshot.host.hostname} (what-if): {gpu_text}; unified memory: GPU and CPU share "
+                f"{gib(mem.total_bytes)} ({gib(avail)} usable)")
+    else:
+        line = f"{snapshot.host.hostname}{' (what-if)' if what_if else ''}: {gpu_text}, RAM {gib(avail)} available"
     return HardwareSummary(hostname=snapshot.host.hostname, what_if=what_if, gpus=gpus, ram_total_bytes=mem.total_bytes,
                            ram_available_bytes=avail, line=line)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -28,9 +29,13 @@ def _gguf_file(spec: ModelSpec, plan: Plan) -> str:
 
 def settings_for(plan: Plan, spec: ModelSpec) -> dict[str, Any]:
     """{"engine", "command" or "python", "env", ...}: what to type to run this plan."""
-    env = {"CUDA_VISIBLE_DEVICES": plan.cuda_visible_devices} if plan.cuda_visible_devices else {}
+    env = {}
+    if plan.cuda_visible_devices:
+        # exported together they select the plan's physical GPUs whatever the caller's environment had set
+        env = {"CUDA_DEVICE_ORDER": plan.cuda_device_order or "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": plan.cuda_visible_devices}
     ref = _model_ref(spec)
     kv = plan.kv_dtype
+    rope = plan.rope_scaling
     if plan.engine == "vllm":
         args = ["vllm", "serve", ref, "--max-model-len", str(plan.context)]
         if plan.torch_dtype:
@@ -47,6 +52,9 @@ def settings_for(plan: Plan, spec: ModelSpec) -> dict[str, Any]:
             args += ["--tensor-parallel-size", str(plan.tensor_parallel_size)]
         if plan.batch > 1:
             args += ["--max-num-seqs", str(plan.batch)]
+        if rope:
+            # vLLM reads config overrides as JSON (--hf-overrides); YaRN as in Qwen's long-context instructions
+            args += ["--hf-overrides", json.dumps({"rope_scaling": rope}, separators=(",", ":"))]
         return {"engine": "vllm", "command": shlex.join(args), "env": env}
     if plan.engine == "tensorrt-llm":
         args = ["trtllm-serve", ref, "--max_seq_len", str(plan.context), "--max_batch_size", str(plan.batch)]
@@ -78,11 +86,16 @@ def settings_for(plan: Plan, spec: ModelSpec) -> dict[str, Any]:
             args += ["-ctk", cache, "-ctv", cache, "-fa", "on"]
         if len(plan.gpu_indices) > 1:
             args += ["--split-mode", "layer"]
+        if rope:
+            args += ["--rope-scaling", "yarn", "--rope-scale", f"{rope['factor']:g}",
+                     "--yarn-orig-ctx", str(rope["original_max_position_embeddings"])]
         return {"engine": "llama.cpp", "command": shlex.join(args), "env": env}
     # transformers
     dtype = plan.torch_dtype or "bfloat16"
     lines = ["import torch", "from transformers import AutoModelForCausalLM"]
     kwargs = [f"torch_dtype=torch.{dtype}"]
+    if rope:
+        kwargs.append(f"rope_scaling={rope!r}")
     if plan.precision == "nf4":
         lines[1] = "from transformers import AutoModelForCausalLM, BitsAndBytesConfig"
         kwargs.append("quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=\"nf4\", "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from advisor.models.spec import ModelSpec
+from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules import placement as P
 from rules.gpu_table import gpus as gpu_table
@@ -18,11 +19,16 @@ def _shortfall(plan: Plan) -> int:
 
 
 def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, request: Request,
-                  results: list[tuple[Plan, int, P.Job, Any]]) -> Recommendation:
+                  results: list[tuple[Plan, int, P.Job, Any]], siblings: Sequence[ModelSpec] = ()) -> Recommendation:
+    """What is missing, and the changes that would make it fit, cheapest first.
+
+    `siblings` are candidate smaller models (the caller's catalog); only those of the same kind and family
+    (or its distills) are offered.
+    """
     from rules.select import _rank, max_context, recommend
 
     ranked = sorted(results, key=lambda r: _rank(r[0], r[1]))
-    missing = min(_shortfall(plan) for plan, *_ in results)
+    missing = max(0, min(_shortfall(plan) for plan, *_ in results))
     changes: list[Change] = []
 
     for plan, _pref, job, fn in ranked:
@@ -33,6 +39,8 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
             break
 
     def attempt(kind: str, text: str, **update: Any) -> None:
+        # an approximate model still gets its changes (the verdict itself stays "cannot tell")
+        update.setdefault("allow_approximate", True)
         other = recommend(spec, snapshot, request.model_copy(update=update), advise=False)
         if other.fits and other.plan is not None:
             p = other.plan
@@ -51,8 +59,14 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
         attempt("engine", "another engine (--engine auto)", engine="auto")
     if request.devices is not None:
         attempt("offload", "all GPUs and the CPU (no --gpus)", devices=None)
+    if request.mode == "finetune":
+        attempt("mode", "--mode lora (a frozen bf16 base with small adapters)", mode="lora", precision="auto")
+        if not any(c.kind == "mode" for c in changes):
+            attempt("mode", "--mode qlora (adapters over a 4-bit NF4 base)", mode="qlora", precision="auto")
+    elif request.mode == "lora":
+        attempt("mode", "--mode qlora (adapters over a 4-bit NF4 base)", mode="qlora", precision="auto")
 
-    smaller = _smaller_models(spec, snapshot, request)
+    smaller = _smaller_models(spec, snapshot, request, siblings)
     singles = [plan.memory.total_bytes for plan, *_ in results if plan.placement in ("single-gpu", "unified", "cpu")]
     bigger = _bigger_gpus(spec, snapshot, request, min(singles) if singles else 0)
     for name in smaller[:1]:
@@ -63,23 +77,21 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
                                   "bigger_gpus": bigger})
 
 
-def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request) -> list[str]:
-    """The largest catalog siblings (same family, or its distills) that fit here."""
-    from advisor.models import catalog
+def same_family(spec: ModelSpec, other: ModelSpec) -> bool:
+    """Another model of the same kind and family (or a distill of it: "Qwen2.5 distill" of "Qwen2.5")."""
+    family = spec.family or ""
+    fam = other.family or ""
+    return bool(family) and other.kind == spec.kind and (fam == family or fam.startswith(family + " "))
+
+
+def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request, siblings: Sequence[ModelSpec]) -> list[str]:
+    """The largest siblings (same kind and family, or its distills) that fit here, in the caller's order on ties."""
     from rules.select import recommend
 
-    family = spec.family or ""
-    siblings = []
-    for order, entry in enumerate(catalog.entries()):
-        fam = entry.get("family") or ""
-        same_family = bool(fam) and (fam == family or fam.startswith(family + " "))
-        same_type = (entry.get("config") or {}).get("model_type") == spec.model_type
-        if (same_family or same_type) and entry["name"] != spec.name:
-            s = catalog.spec_for(entry["name"])
-            if s.params_total < spec.params_total:
-                siblings.append((not same_family, -s.params_total, -order, s))
+    candidates = [(-s.params_total, order, s) for order, s in enumerate(siblings)
+                  if same_family(spec, s) and s.name != spec.name and s.params_total < spec.params_total]
     out = []
-    for *_, s in sorted(siblings, key=lambda t: (t[0], t[1], t[2])):
+    for *_, s in sorted(candidates, key=lambda t: (t[0], t[1])):
         r = recommend(s, snapshot, request.model_copy(update={"context": request.context}), advise=False)
         if r.fits and r.plan is not None:
             out.append(f"{s.name} ({s.params_total / 1e9:.1f} B params, {r.plan.precision} / {r.plan.engine})")

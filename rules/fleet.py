@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from advisor.models.spec import ModelSpec
+from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules.devices import Device, Devices, usable_devices
-from rules.placement import SPEED_RANK
 from rules.plan import Request
 from rules.precisions import Precision
-from rules.select import ENGINE_RANK, candidate_precisions, drafts, precision_preference, validate
+from rules.ranking import FOUR_BIT_QUALITY_RANK, order_key, speed_class
+from rules.select import approximate_reason, candidate_precisions, drafts, precision_preference, validate
 from rules.units import gib
 
 UNBOUNDED = 1 << 62
@@ -38,6 +38,11 @@ class Cell:
     reason: str = ""  # why not (or why advisor cannot tell)
     cannot_tell: bool = False
 
+    @property
+    def speed_class(self) -> str | None:
+        """all-gpu, offload or cpu (None when it does not fit)."""
+        return speed_class(self.placement) if self.fits and self.placement else None
+
     def text(self) -> str:
         if self.fits:
             return f"{self.precision} · {self.engine} · {self.placement}"
@@ -46,7 +51,7 @@ class Cell:
     def to_dict(self) -> dict[str, Any]:
         return {"fits": self.fits, "precision": self.precision, "engine": self.engine, "placement": self.placement,
                 "devices": list(self.devices), "memory_bytes": self.memory_bytes, "reason": self.reason or None,
-                "cannot_tell": self.cannot_tell}
+                "cannot_tell": self.cannot_tell, "speed_class": self.speed_class}
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class _Candidate:
     placement: str
     devices: tuple[str, ...]
     memory_bytes: int
-    order: tuple[int, int, int, int]  # quality, speed, preference, engine: the rank before headroom
+    order: tuple[int, int, int, int, int]  # rules.ranking.order_key: the rank before headroom
     gpu_fits: bool
     gpu_room: float  # least relative room on its GPUs (1.0 when it uses none)
     gpu_shortfall: int  # bytes missing on its tightest GPU (<= 0 when they fit)
@@ -98,7 +103,7 @@ def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Dev
         out.append(_Candidate(
             precision=job.precision.name, engine=job.engine, placement=draft.placement,
             devices=tuple(u.device for u in draft.uses), memory_bytes=sum(u.memory.total_bytes for u in draft.uses),
-            order=(job.precision.quality_rank, SPEED_RANK[draft.placement], pref, ENGINE_RANK.get(job.engine, 9)),
+            order=order_key(job.precision.quality_rank, draft.placement, pref, job.engine),
             gpu_fits=all(u.fits for u in gpus), gpu_room=room,
             gpu_shortfall=(worst.memory.total_bytes - (worst.budget_bytes or 0)) if worst else -UNBOUNDED,
             cpu_need=sum(u.memory.total_bytes for u in cpus) if cpus else None,
@@ -114,7 +119,7 @@ def _best(cands: list[_Candidate], cpu_budget: int) -> _Candidate | None:
     """The candidate select.recommend ranks first among those that fit with this CPU budget."""
     best, best_rank = None, None
     for c in cands:
-        if best_rank is not None and c.order != best_rank[:4]:
+        if best_rank is not None and c.order != best_rank[:5]:
             break  # sorted by order: nothing later can rank higher
         if not c.gpu_fits or (c.cpu_need is not None and c.cpu_need > cpu_budget):
             continue
@@ -150,18 +155,32 @@ class MatrixDecider:
             groups = self._cache[key] = [None] * len(self._groups)
         cpu_budget = devs.cpu.budget if devs.cpu else 0
         best = None
-        # Quality ranks first, so the first group of precisions with a plan that fits holds the answer.
+        # Within one tier of rules.ranking (all on GPU at 4-bit or better, then the rest) quality ranks first,
+        # so the first group of precisions with a plan that fits holds the answer; an all-GPU plan at 4-bit or
+        # better found in any group beats any other plan.
+        fallback = None
         for i, precisions in enumerate(self._groups):
             cands = groups[i]
             if cands is None:
                 cands = groups[i] = _candidates(self.spec, snapshot, self.request, devs, precisions)
                 self.evaluations += 1
-            best = _best(cands, cpu_budget)
-            if best is not None:
+            found = _best(cands, cpu_budget)
+            if found is not None and found.order[0] == 0:
+                best = found
                 break
+            if found is not None and fallback is None:
+                fallback = found
+            if fallback is not None and precisions[0].quality_rank >= FOUR_BIT_QUALITY_RANK:
+                break  # no later group can hold an all-GPU plan at 4-bit or better
+        best = best or fallback
         if devs.nvml_problem and (best is None or self.request.engine in ("vllm", "tensorrt-llm")
                                   or self.request.devices is not None):
             return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
+        if devs.unreadable and best is None:
+            return Cell(False, reason=f"{'; '.join(devs.unreadable)}, and nothing fits without it",
+                        cannot_tell=True)
+        if best is not None and not self.spec.exact and not self.request.allow_approximate:
+            return Cell(False, reason=approximate_reason(self.spec), cannot_tell=True)
         if best is not None:
             return Cell(True, best.precision, best.engine, best.placement, best.devices, best.memory_bytes)
         if not devs.gpus and devs.cpu is None:

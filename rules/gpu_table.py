@@ -66,7 +66,12 @@ def what_if_gpus(entry: dict[str, Any], count: int) -> list[Gpu]:
 
 
 def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> Snapshot:
-    """The same machine (RAM, CPU) with its GPUs replaced by `count` of `entry`."""
+    """The machine with its GPUs replaced by `count` of `entry`.
+
+    A discrete GPU goes into this machine (its RAM and CPU stay). A unified-memory device (Jetson, DGX Spark,
+    Apple silicon) is a whole machine: its memory is the RAM as well, so this host's RAM, CPU and container
+    limits are not borrowed: RAM plans get the same usable share of the device's memory as the GPU.
+    """
     gpus_ = what_if_gpus(entry, count)
     section = NvmlSection(status="ok", errors=[], device_count=count, driver_version="what-if",
                           cuda_visible=[], cuda_device_order="PCI_BUS_ID")
@@ -77,4 +82,19 @@ def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> 
                                                               for g in gpus_]})
     else:
         gpus_ = [g.model_copy(update={"cuda_index": g.index}) for g in gpus_]
-    return snapshot.model_copy(update={"gpus": gpus_, "nvml": section})
+    update: dict[str, Any] = {"gpus": gpus_, "nvml": section}
+    if entry.get("unified_memory"):
+        update.update(_unified_machine(snapshot, entry, count))
+    return snapshot.model_copy(update=update)
+
+
+def _unified_machine(snapshot: Snapshot, entry: dict[str, Any], count: int) -> dict[str, Any]:
+    from probes.schema import CpuSection, MemorySection
+
+    total = int(entry["memory_bytes"]) * count
+    usable = gpu_budget_bytes(entry) * count
+    memory = MemorySection(status="ok", errors=[], total_bytes=total, available_bytes=usable, free_bytes=usable,
+                           effective_available_bytes=usable)
+    arch = "arm64" if entry["vendor"] == "apple" else "aarch64"
+    cpu = CpuSection(status="ok", errors=[], model=f"{entry['name']} (what-if)", architecture=arch, flags=[])
+    return {"memory": memory, "cpu": cpu}

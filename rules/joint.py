@@ -1,12 +1,16 @@
-"""Several models at once: memory adds up. Place them together, largest first, on what is left."""
+"""Several models at once: memory adds up. Search for a placement that keeps every model on the GPUs at the best
+common quality before pushing any to the CPU; each model sees only what the ones placed before it left."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from advisor.models.spec import ModelSpec
 from probes.schema import Snapshot
 from rules.plan import Recommendation, Request
+from rules.precisions import ALL
+from rules.ranking import FOUR_BIT_QUALITY_RANK
+from rules.spec import ModelSpec
 from rules.units import gib
 
 
@@ -14,6 +18,7 @@ from rules.units import gib
 class JointPlacement:
     placed: list[Recommendation] = field(default_factory=list)
     unplaced: list[tuple[str, str]] = field(default_factory=list)  # (model, why)
+    summary: str = ""
 
     @property
     def fits(self) -> bool:
@@ -21,7 +26,7 @@ class JointPlacement:
 
 
 def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
-    """The snapshot with the plan's memory taken out of each device it uses."""
+    """The snapshot with the plan's memory taken out of each device it uses (a MIG instance's own memory)."""
     plan = rec.plan
     assert plan is not None
     gpus = list(snapshot.gpus)
@@ -29,8 +34,18 @@ def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
     for use in plan.per_device:
         taken = use.reserved_bytes if use.reserved_bytes is not None else use.memory.total_bytes
         if use.kind == "gpu":
-            gpus = [g.model_copy(update={"memory_free_bytes": max(0, (g.memory_free_bytes or 0) - taken)})
-                    if g.index == use.index else g for g in gpus]
+            mig = int(use.device.split("/mig:")[1]) if "/mig:" in use.device else None
+            out = []
+            for g in gpus:
+                if g.index != use.index:
+                    out.append(g)
+                elif mig is None:
+                    out.append(g.model_copy(update={"memory_free_bytes": max(0, (g.memory_free_bytes or 0) - taken)}))
+                else:
+                    insts = [m.model_copy(update={"memory_free_bytes": max(0, (m.memory_free_bytes or 0) - taken)})
+                             if m.index == mig else m for m in g.mig.instances]
+                    out.append(g.model_copy(update={"mig": g.mig.model_copy(update={"instances": insts})}))
+            gpus = out
         else:
             avail = memory.effective_available_bytes or memory.available_bytes or 0
             memory = memory.model_copy(update={"effective_available_bytes": max(0, avail - taken),
@@ -38,13 +53,13 @@ def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
     return snapshot.model_copy(update={"gpus": gpus, "memory": memory})
 
 
-def place_models(specs: list[ModelSpec], snapshot: Snapshot, request: Request) -> JointPlacement:
-    """Place every model; each later one sees only the memory the earlier ones left."""
+def _greedy(specs: Sequence[ModelSpec], snapshot: Snapshot, request: Request) -> JointPlacement:
+    """Largest first; each later model sees only what the earlier ones left."""
     from rules.select import recommend
 
     result = JointPlacement()
     current = snapshot
-    for spec in sorted(specs, key=lambda s: -s.params_total):
+    for spec in specs:
         rec = recommend(spec, current, request, joint=True, advise=False)
         if rec.fits and rec.plan is not None:
             result.placed.append(rec)
@@ -52,6 +67,42 @@ def place_models(specs: list[ModelSpec], snapshot: Snapshot, request: Request) -
         else:
             left = ", ".join(f"GPU {g.index} {gib(g.memory_free_bytes)}" for g in current.gpus)
             ram = current.memory.effective_available_bytes
-            result.unplaced.append((spec.name, f"{spec.name} does not fit in what the others leave "
-                                               f"({left + ', ' if left else ''}RAM {gib(ram)} free)"))
+            why = rec.cannot_tell or (f"{spec.name} does not fit in what the others leave "
+                                      f"({left + ', ' if left else ''}RAM {gib(ram)} free)")
+            result.unplaced.append((spec.name, why))
     return result
+
+
+def _quality_levels(request: Request) -> list[int]:
+    """Quality ranks to try for an all-GPU placement, best first, down to 4-bit."""
+    return sorted({p.quality_rank for p in ALL if p.quality_rank <= FOUR_BIT_QUALITY_RANK})
+
+
+def place_models(specs: list[ModelSpec], snapshot: Snapshot, request: Request) -> JointPlacement:
+    """Place every model. First: all on GPUs, at the best quality every model can share (each model at that
+    quality or the nearest below it that fits, never better than the others' best); then, if no such placement
+    exists, the best plan of each in turn, the CPU included. Ends with a one-line summary."""
+    order = sorted(specs, key=lambda s: -s.params_total)
+    has_gpus = bool(snapshot.gpus)
+    if has_gpus and request.precision == "auto" and request.mode == "inference":
+        for level in _quality_levels(request):
+            capped = request.model_copy(update={"allow_cpu": False, "quality_floor": level})
+            attempt = _greedy(order, snapshot, capped)
+            if attempt.fits and all(r.plan and r.plan.speed_class == "all-gpu" for r in attempt.placed):
+                return _summarised(attempt, len(specs))
+    return _summarised(_greedy(order, snapshot, request), len(specs))
+
+
+def _summarised(result: JointPlacement, n: int) -> JointPlacement:
+    placed = [r for r in result.placed if r.plan is not None]
+    where = "; ".join(f"{r.model['name']}: {r.plan.precision} / {r.plan.engine} on {', '.join(r.plan.devices)}"
+                      for r in placed if r.plan is not None)
+    classes = {r.plan.speed_class for r in placed if r.plan is not None}
+    if not result.unplaced:
+        on = "all on GPUs" if classes == {"all-gpu"} else "some on the CPU" if "cpu" in classes or "offload" in classes \
+            else "placed"
+        text = f"all {n} models fit together ({on}): {where}"
+    else:
+        names = ", ".join(m for m, _ in result.unplaced)
+        text = f"{len(placed)} of {n} models fit together; not placed: {names}" + (f" ({where})" if where else "")
+    return JointPlacement(result.placed, result.unplaced, text)

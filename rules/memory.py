@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from advisor.models.spec import ModelSpec
+from rules.spec import ModelSpec
 from rules.gguf_mix import MIXES, TYPE_BITS, LayerShape, mix_bytes
 from rules.precisions import Precision
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from advisor.models.spec import ModelSpec
+from rules.spec import ModelSpec
 from rules import memory as M
 from rules.devices import Device
 from rules.plan import DeviceUse, Memory, Placement, Request
 from rules.precisions import KV_BYTES, Precision
+from rules.ranking import SPEED_RANK  # noqa: F401 - re-exported for callers
 
-SPEED_RANK = {"single-gpu": 0, "tensor-parallel": 0, "unified": 0, "fsdp": 0, "layer-split": 1, "offload": 2, "cpu": 3}
 
 
 @dataclass(frozen=True)

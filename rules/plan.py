@@ -30,6 +30,11 @@ class Request(_Frozen):
     lora_rank: int = 16
     gradient_checkpointing: bool = True
     allow_cpu: bool = True
+    allow_approximate: bool = Field(False, description="Accept a verdict built on an approximate model (a size read "
+                                    "from a name): otherwise it is 'cannot tell'")
+    quality_floor: int | None = Field(None, description="Only precisions of this quality rank or below (the joint "
+                                      "placement's search for a common quality)")
+    extend_context: bool = Field(False, description="Allow a context beyond the model's trained maximum (rope scaling)")
 
 
 class Memory(_Frozen):
@@ -59,7 +64,10 @@ class Plan(_Frozen):
     placement: Placement
     devices: list[str]
     gpu_indices: list[int] = Field(default_factory=list, description="NVML indices")
-    cuda_visible_devices: str | None = None
+    cuda_visible_devices: str | None = Field(None, description="What to export as CUDA_VISIBLE_DEVICES (with "
+                                             "cuda_device_order): NVML indices, or a MIG instance's UUID")
+    cuda_device_order: str | None = Field(None, description="What to export as CUDA_DEVICE_ORDER: PCI_BUS_ID makes "
+                                          "CUDA's indices NVML's, whatever the caller's environment says")
     mode: Mode
     context: int
     batch: int
@@ -70,6 +78,8 @@ class Plan(_Frozen):
     max_context: int | None = None
     quality_rank: int
     speed_rank: int
+    speed_class: Literal["all-gpu", "offload", "cpu"] = Field("all-gpu", description="all on GPU, GPU + CPU offload, "
+                                                              "or CPU only: the expected speed class")
     headroom_fraction: float = Field(description="Smallest share of a device's budget left unused")
     gpu_layers: int | None = None
     total_layers: int | None = None
@@ -79,6 +89,8 @@ class Plan(_Frozen):
     quality: str = ""
     method: str = ""
     estimated: bool = True
+    approximate: bool = Field(False, description="Built on a model known only approximately")
+    rope_scaling: dict[str, Any] | None = Field(None, description="Set when the context extends the trained one")
     notes: list[str] = Field(default_factory=list)
 
     @property
@@ -96,7 +108,8 @@ class Rejected(_Frozen):
 class Change(_Frozen):
     """One change that would make the model fit."""
 
-    kind: Literal["context", "kv-dtype", "precision", "offload", "engine", "smaller-model", "bigger-gpu"]
+    kind: Literal["context", "kv-dtype", "precision", "offload", "engine", "mode", "smaller-model", "bigger-gpu",
+                  "extend-context"]
     description: str
     plan: Plan | None = None
 

@@ -3,19 +3,22 @@ memory for the rest, and rank by quality, then speed, then headroom. Pure: value
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from typing import Any
 
-from advisor.models.spec import ModelSpec
+from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules import placement as P
-from rules.devices import Device, Devices, usable_devices
+from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
 from rules.memory import rule_of_thumb_bytes
-from rules.plan import DeviceUse, Memory, Plan, Recommendation, Rejected, Request
+from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, ENGINES, GGUF_ENGINES, KV_BYTES, Precision, lookup
+from rules.ranking import ENGINE_RANK, rank_key, speed_class  # noqa: F401 - ENGINE_RANK re-exported
+from rules.units import gib
 
+Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 DEFAULT_CONTEXT_CAP = 8192
-ENGINE_RANK = {"vllm": 0, "tensorrt-llm": 1, "llama.cpp": 2, "transformers": 3, "ollama": 4}
 ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
 ENGINE_MIN_CC = {"vllm": (7, 0), "tensorrt-llm": (7, 5), "transformers": (3, 7), "llama.cpp": (5, 0), "ollama": (5, 0)}
 MAX_CONTEXT = 10_000_000
@@ -96,11 +99,15 @@ def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) 
 
 
 def precision_preference(precision: Precision, spec: ModelSpec, device: Device) -> int:
-    """Among equal quality: the checkpoint's own dtype first; bf16 on a CPU without bf16 instructions later."""
+    """Among equal quality: the format the hardware runs natively first, then the checkpoint's own dtype.
+
+    BF16 on a device without it in hardware (a GPU below compute capability 8.0 such as a T4 or V100, a CPU
+    without AVX512_BF16 / AMX) is emulated or converted: slower than FP16 there, so it comes last.
+    """
     native = (spec.native_dtype or "bfloat16").replace("torch.", "")
     name = precision.name
     if name in ("bf16", "BF16"):
-        if device.kind == "cpu" and not any(f in device.cpu_flags for f in ("avx512_bf16", "amx_bf16", "bf16")):
+        if not device.native_bf16:
             return 2
         return 0 if native == "bfloat16" else 1
     if name in ("fp16", "F16"):
@@ -115,6 +122,8 @@ def precision_preference(precision: Precision, spec: ModelSpec, device: Device) 
 def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precision], list[Rejected]]:
     rejected: list[Rejected] = []
     wanted = list(ALL) if request.precision == "auto" else list(lookup(request.precision))
+    if request.quality_floor is not None:
+        wanted = [p for p in wanted if p.quality_rank >= request.quality_floor]
     if spec.source == "gguf":
         if request.precision != "auto" and not any(p.family == "gguf" for p in wanted):
             rejected.append(Rejected(precision=request.precision, engine="any",
@@ -167,18 +176,21 @@ def _one_per_kind(gpus: tuple[Device, ...]) -> tuple[Device, ...]:
 
 
 def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> Iterator[P.Draft]:
-    """Every placement this engine supports on these devices."""
+    """Every placement this engine supports on these devices. No placement spans two MIG instances or a
+    unified-memory GPU and another device; with `--gpus` none runs on the CPU alone."""
     gpus = devs.gpus
     engine, mode = job.engine, job.request.mode
+    cpu = devs.cpu
+    together = spannable(gpus)
     if mode != "inference":
         for g in _one_per_kind(gpus) if one_single_per_kind else gpus:
             yield P.training(job, (g,))
         if mode == "finetune":
             yield from (P.training(job, group) for group in _identical_groups(gpus))
-        elif len(gpus) > 1 and not any(g.unified for g in gpus):
-            yield P.layer_split(job, gpus)
-        if not gpus and devs.cpu is not None:
-            yield P.training(job, (devs.cpu,))
+        elif len(together) > 1:
+            yield P.layer_split(job, together)
+        if not gpus and cpu is not None and devs.cpu_only_allowed:
+            yield P.training(job, (cpu,))
         return
     for g in _one_per_kind(gpus) if one_single_per_kind else gpus:
         yield P.single(job, g)
@@ -188,21 +200,22 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
             if heads % len(group) == 0:
                 yield P.tensor_parallel(job, group)
         return
-    discrete = tuple(g for g in gpus if not g.unified)
-    if len(discrete) > 1:
-        yield P.layer_split(job, tuple(sorted(discrete, key=lambda d: -d.budget)))
-    if devs.cpu is not None:
-        if discrete and job.spec.kind == "llm":
-            best = max(discrete, key=lambda d: d.budget)
-            yield P.offload(job, best, devs.cpu)
-        yield P.single(job, devs.cpu)
+    if len(together) > 1:
+        yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget)))
+    if cpu is not None:
+        offloadable = [g for g in gpus if not g.unified]
+        if offloadable and job.spec.kind == "llm":
+            best = max(offloadable, key=lambda d: d.budget)
+            yield P.offload(job, best, cpu)
+        if devs.cpu_only_allowed:
+            yield P.single(job, cpu)
 
 
 def _identical_groups(gpus: tuple[Device, ...]) -> Iterator[tuple[Device, ...]]:
     """Groups of 2, 4, 8 identical discrete GPUs (the ones with the most free memory)."""
     by_kind: dict[tuple[str, int], list[Device]] = {}
     for g in gpus:
-        if not g.unified and "/mig:" not in g.key:
+        if not g.unified and not g.is_mig:
             by_kind.setdefault((g.name, g.total), []).append(g)
     for same in by_kind.values():
         same.sort(key=lambda d: -d.budget)
@@ -218,36 +231,26 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
     totals = Memory(**{k: sum(getattr(u.memory, k) for u in draft.uses) for k in
                        ("weights_bytes", "kv_cache_bytes", "activations_bytes", "runtime_bytes", "total_bytes")})
     gpu_indices = sorted({u.index for u in draft.uses if u.kind == "gpu" and u.index is not None})
-    cuda = None
-    if gpu_indices:
-        by_index = {g.index: g for g in devs.gpus}
-        ids = []
-        for u in draft.uses:
-            if u.kind != "gpu":
-                continue
-            dev = next((g for g in devs.gpus if g.key == u.device), by_index.get(u.index))
-            if dev and dev.gpu and "/mig:" in dev.key:
-                inst = next((m for m in dev.gpu.mig.instances if f"/mig:{m.index}" in dev.key), None)
-                ids.append(inst.uuid if inst and inst.uuid else str(dev.gpu.cuda_index))
-            elif dev and dev.gpu:
-                ids.append(str(dev.gpu.cuda_index) if dev.gpu.cuda_index is not None else str(dev.index))
-        cuda = ",".join(ids)
+    cuda, order = _cuda_ids(draft, devs)
     room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)
     device = next((d for d in (*devs.gpus, devs.cpu) if d is not None and d.key == draft.uses[0].device), None)
     notes = list(draft.notes)
     if not spec.exact:
         notes.append("the model's size is approximate, so is this plan")
-    if job.context > (spec.max_context or job.context):
-        notes.append(f"{job.context:,} tokens is beyond the model's trained context ({spec.max_context:,})")
+    rope = rope_scaling(spec, job.context)
+    if rope is not None:
+        notes.append(f"{job.context:,} tokens extends the trained {spec.max_context:,} by rope scaling (YaRN, factor "
+                     f"{rope['factor']:g}): set in the settings below; quality past the trained length is not guaranteed")
     return Plan(
         model=spec.name, precision=p.name, engine=job.engine, placement=draft.placement,
-        devices=[u.device for u in draft.uses], gpu_indices=gpu_indices, cuda_visible_devices=cuda, mode=req.mode,
+        devices=[u.device for u in draft.uses], gpu_indices=gpu_indices, cuda_visible_devices=cuda,
+        cuda_device_order=order, mode=req.mode,
         context=job.context, batch=req.batch, kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
         per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
-        speed_rank=P.SPEED_RANK[draft.placement], headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
+        speed_rank=P.SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement), headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
         total_layers=spec.layers, tensor_parallel_size=draft.tensor_parallel_size,
         gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=p.quality,
-        method=p.method, estimated=True, notes=notes,
+        method=p.method, estimated=True, approximate=not spec.exact, rope_scaling=rope, notes=notes,
     ), precision_preference(p, spec, device) if device else 0
 
 
@@ -257,8 +260,39 @@ def _kv_name(kv_dtype: str, p: Precision) -> str:
     return "fp32" if p.name == "fp32" else ("f16" if p.family == "gguf" else "auto")
 
 
+def _cuda_ids(draft: P.Draft, devs: Devices) -> tuple[str | None, str | None]:
+    """(CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER) that select this plan's devices in the caller's environment.
+
+    CUDA numbers devices fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and an index in CUDA_VISIBLE_DEVICES
+    counts among the devices the caller's own CUDA_VISIBLE_DEVICES left (Slurm sets it). Handing back NVML
+    indices with PCI_BUS_ID, to be exported together, selects the same physical GPUs whatever was set before. A
+    MIG instance is selected only by its MIG- UUID.
+    """
+    by_key = {g.key: g for g in devs.gpus}
+    ids = []
+    for u in draft.uses:
+        if u.kind != "gpu":
+            continue
+        dev = by_key.get(u.device)
+        if dev is not None and dev.mig_uuid:
+            ids.append(dev.mig_uuid)
+        elif u.index is not None:
+            ids.append(str(u.index))
+    if not ids:
+        return None, None
+    return ",".join(ids), "PCI_BUS_ID"
+
+
+def rope_scaling(spec: ModelSpec, context: int) -> dict[str, Any] | None:
+    """The rope scaling a context beyond the trained maximum needs (YaRN over the trained length), or None."""
+    trained = spec.max_context
+    if not trained or context <= trained:
+        return None
+    return {"rope_type": "yarn", "factor": round(context / trained, 4), "original_max_position_embeddings": trained}
+
+
 def _rank(plan: Plan, pref: int) -> tuple[float, ...]:
-    return (plan.quality_rank, plan.speed_rank, pref, ENGINE_RANK.get(plan.engine, 9), -plan.headroom_fraction)
+    return rank_key(plan.quality_rank, plan.placement, pref, plan.engine, plan.headroom_fraction)
 
 
 def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
@@ -267,6 +301,8 @@ def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
         return bool(draft_fn(replace(job, context=ctx)).fits)  # type: ignore[operator]
 
     upper = spec.max_context or job.context
+    if job.request.extend_context:
+        upper = max(upper, job.context)
     upper = max(upper, 1)
     if fits(upper):
         return upper
@@ -358,16 +394,32 @@ def _redraft(draft: P.Draft, devs: Devices) -> object:
 
 
 def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: bool = False,
-              advise: bool = True) -> Recommendation:
+              advise: bool = True, siblings: Siblings | None = None) -> Recommendation:
     """The best plan for `spec` on `snapshot`, the runners-up, every rejection with its reason, and — when
-    nothing fits — what is missing and what would make it fit.
+    nothing fits — what is missing and what would make it fit (`siblings(spec)`: the caller's other models of
+    the same family, offered when smaller ones fit).
+
+    The verdict (`fits`) is never a guess: when the decision needs a device that could not be read, or the
+    model is known only approximately (and the request does not accept that), `cannot_tell` says why and
+    `fits` is False; the plan, when there is one, is still the estimate.
 
     Raises:
-        ValueError: when the request is invalid (see `validate`).
+        ValueError: when the request is invalid (see `validate`) or names GPUs that are not there.
     """
     problems = validate(request)
     if problems:
         raise ValueError("; ".join(problems))
+    gpu_problem = requested_gpu_problem(snapshot, request)
+    if gpu_problem:
+        raise ValueError(gpu_problem)
+    context = default_context(spec, request)
+    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
+             "exact": spec.exact, "source": spec.source, "max_context": spec.max_context}
+    rot = rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param(request.precision))
+    asked = request.model_copy(update={"context": context})
+    if (spec.max_context and context > spec.max_context and not request.extend_context
+            and "max_context" not in spec.estimated):
+        return _beyond_trained(spec, asked, model, rot)
     results, rejected, devs, context = evaluate(spec, snapshot, request, joint)
     fitting = [(plan, pref, job, fn) for plan, pref, job, fn in results if plan.fits]
     fitting.sort(key=lambda r: _rank(r[0], r[1]))
@@ -380,9 +432,9 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
         best.append(plan.model_copy(update={"max_context": max_context(job, fn, spec)}))
         if len(best) == 5:
             break
-    if best and best[0].speed_rank > 0:
-        # quality ranks first; still show the best plan that runs entirely on GPU, when there is one
-        fast = next(((plan, job, fn) for plan, _p, job, fn in fitting if plan.speed_rank == 0), None)
+    if best and best[0].speed_class != "all-gpu":
+        # below 4-bit quality, quality ranks first; still show the best plan that runs entirely on GPUs
+        fast = next(((plan, job, fn) for plan, _p, job, fn in fitting if plan.speed_class == "all-gpu"), None)
         if fast is not None and fast[0].key not in {b.key for b in best}:
             plan, job, fn = fast
             fastest = plan.model_copy(update={"max_context": max_context(job, fn, spec),
@@ -391,31 +443,64 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
     for plan, _pref, _job, _fn in results:
         if not plan.fits:
             worst = max(plan.per_device, key=lambda u: u.memory.total_bytes - (u.budget_bytes or 0))
-            from rules.units import gib
-
             rejected.append(Rejected(
                 precision=plan.precision, engine=plan.engine, placement=plan.placement,
                 reason=f"{plan.precision} / {plan.engine} ({plan.placement}): needs {gib(worst.memory.total_bytes)} on "
                        f"{_device_label(worst)}, {gib(worst.budget_bytes)} usable ({gib(worst.free_bytes)} free minus headroom)"))
     notes = list(devs.notes)
-    cannot_tell = None
-    if devs.nvml_problem:
-        notes.append(f"NVML could not be read ({devs.nvml_problem}); GPU plans were not considered")
-        if not best or request.engine in ("vllm", "tensorrt-llm") or request.devices is not None:
-            cannot_tell = f"the GPUs could not be read: {devs.nvml_problem}"
-    if not best and not devs.gpus and devs.cpu is None:
-        cannot_tell = cannot_tell or "no usable device: neither GPU memory nor RAM could be read"
-    rot = rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param(request.precision))
-    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-             "exact": spec.exact, "source": spec.source, "max_context": spec.max_context}
-    rec = Recommendation(model=model, request=request.model_copy(update={"context": context}), fits=bool(best),
+    cannot_tell = _cannot_tell(devs, request, bool(best), notes)
+    if not spec.exact and not request.allow_approximate and cannot_tell is None:
+        cannot_tell = approximate_reason(spec)
+    rec = Recommendation(model=model, request=asked, fits=bool(best) and cannot_tell is None,
                          plan=best[0] if best else None, alternatives=best[1:], rejected=rejected,
                          rule_of_thumb_bytes=rot, cannot_tell=cannot_tell, notes=notes)
     if not best and advise and results:
         from rules.advice import advise_no_fit
 
-        rec = advise_no_fit(rec, spec, snapshot, request, results)
+        rec = advise_no_fit(rec, spec, snapshot, request, results, siblings(spec) if siblings else ())
     return rec
+
+
+def _cannot_tell(devs: Devices, request: Request, found: bool, notes: list[str]) -> str | None:
+    """Why the verdict cannot be trusted because of the hardware, or None. Appends what it notices to `notes`."""
+    why = None
+    if devs.nvml_problem:
+        notes.append(f"NVML could not be read ({devs.nvml_problem}); GPU plans were not considered")
+        if not found or request.engine in ("vllm", "tensorrt-llm") or request.devices is not None:
+            why = f"the GPUs could not be read: {devs.nvml_problem}"
+    if devs.unreadable:
+        notes.extend(f"{u}; not used" for u in devs.unreadable)
+        if request.devices is not None:
+            why = why or f"a GPU named by --gpus could not be read: {'; '.join(devs.unreadable)}"
+        elif not found:
+            why = why or f"{'; '.join(devs.unreadable)}, and nothing fits without it"
+    if not found and not devs.gpus and devs.cpu is None and why is None:
+        why = "no usable device: neither GPU memory nor RAM could be read"
+    return why
+
+
+def approximate_reason(spec: ModelSpec) -> str:
+    """"cannot tell" for a model known only approximately, with what to pass instead."""
+    how = next((n.split(": ", 1)[1] for n in spec.notes if n.startswith("APPROXIMATE: ")), "its size is an estimate")
+    return (f"{spec.name} is known only approximately ({how}); name a model directory, a .safetensors or .gguf file "
+            "or a Hugging Face repo id (with its config.json) for an exact answer, or pass --allow-approximate "
+            "to accept an estimate")
+
+
+def _beyond_trained(spec: ModelSpec, request: Request, model: dict[str, Any], rot: int | None) -> Recommendation:
+    """A context past the model's trained maximum is not a fit unless asked for with --extend-context."""
+    assert spec.max_context is not None and request.context is not None
+    trained, ctx = spec.max_context, request.context
+    factor = ctx / trained
+    reason = (f"--context {ctx:,} is beyond the {trained:,} tokens {spec.name} was trained for; pass --extend-context "
+              f"to plan it with rope scaling (YaRN, factor {factor:.4g})")
+    changes = [Change(kind="context", description=f"--context {trained}: the model's trained maximum"),
+               Change(kind="extend-context", description=f"--extend-context: YaRN rope scaling, factor {factor:.4g} "
+                                                         f"over {trained:,} tokens (quality past it not guaranteed)")]
+    why = approximate_reason(spec) if not spec.exact and not request.allow_approximate else None
+    return Recommendation(model=model, request=request, fits=False, plan=None,
+                          rejected=[Rejected(precision="any", engine="any", reason=reason)], changes=changes,
+                          rule_of_thumb_bytes=rot, cannot_tell=why)
 
 
 def _device_label(use: DeviceUse) -> str:
@@ -435,10 +520,5 @@ def rule_of_thumb_bytes_per_param(precision: str) -> float:
 
 
 def nominal_params(spec: ModelSpec) -> int:
-    """The size people quote ("7B") when the name carries one close to the exact count; else the count."""
-    from advisor.models.name_size import parse_size
-
-    parsed = parse_size(spec.name)
-    if parsed and abs(parsed[0] - spec.params_total) <= 0.25 * spec.params_total:
-        return parsed[0]
-    return spec.params_total
+    """The size people quote ("7B"), which the resolver read from the name; else the exact count."""
+    return spec.nominal_params or spec.params_total

@@ -124,7 +124,8 @@ def test_check_exit_codes_fit_and_no_fit(hw, args, code):
 def test_check_cannot_tell(hw):
     result = runner.invoke(app, ["check", "qwen2.5:7b", "--engine", "vllm", "--hardware", hw["hung"]])
     assert result.exit_code == 3
-    assert result.stderr == "advisor: cannot tell: the GPUs could not be read: NVML did not answer within 10 s (hung driver call?)\n"
+    assert result.stderr == ("advisor: cannot tell whether Qwen2.5-7B-Instruct fits: the GPUs could not be read: NVML did "
+                             "not answer within 10 s (hung driver call?)\n")
 
 
 @pytest.mark.parametrize(

@@ -185,8 +185,8 @@ def test_matrix_in_the_report_names_plan_or_reason(tmp_path: Path) -> None:
             assert c["engine"] == "vllm" and c["precision"] and c["memory_bytes"] > 0
         elif any(g["memory_total_bytes"] for g in gpus[name]):
             assert "needs" in c["reason"] and "usable" in c["reason"], c
-        elif gpus[name]:  # its only GPU could not be read
-            assert c["reason"].endswith("(GPU 0: memory could not be read; not used)"), c
+        elif gpus[name]:  # its only GPU could not be read: it may hold the model, so advisor cannot tell
+            assert c["cannot_tell"] and c["reason"].startswith("GPU 0 (NVIDIA GeForce RTX 4090) could not be read"), c
         else:
             assert c["reason"] == "no precision / engine of this model runs on this host's devices"
     assert out["request"]["context"] == 8192
@@ -214,7 +214,8 @@ def test_csv_has_a_row_per_host_and_a_column_per_model(tmp_path: Path) -> None:
         r = by_host[d["host"]["hostname"]]
         assert int(r["ram_total_bytes"]) == d["memory"]["total_bytes"]
         assert int(r["gpu_count"]) == len(d["gpus"])
-        assert r["llama3.1:8b"].startswith(("bf16", "BF16", "fp16", "no:", "cannot tell:", "F16", "fp8", "Q"))
+        cell = r["llama3.1:8b"]
+        assert cell.startswith(("no:", "cannot tell:")) or len(cell.split(" · ")) == 3, cell
 
 
 def test_markdown_has_every_section(tmp_path: Path) -> None:

@@ -200,13 +200,26 @@ def test_cpu_transformers_plans_say_how_much_the_peak_moves():
 
 def test_offload_when_the_gpu_is_too_small():
     rec = recommend(spec("Qwen2.5-32B-Instruct"), rtx4090(), Request(precision="Q8_0"))
-    assert rec.plan is not None and rec.plan.placement == "offload"
+    assert rec.plan is not None and rec.plan.placement == "offload" and rec.plan.speed_class == "offload"
     assert rec.plan.gpu_layers is not None and 0 < rec.plan.gpu_layers < 64
-    # with the precision left open, the best-quality plan offloads and the best all-GPU plan comes right after it
+
+
+def test_all_gpu_at_4_bit_beats_offload_at_higher_quality():
+    # Qwen2.5-32B on a 24 GiB card: Q8_0 needs ~33 GiB (offload), a 4-bit GGUF (~17-19 GiB) fits on the GPU alone
     rec = recommend(spec("Qwen2.5-32B-Instruct"), rtx4090(), Request())
-    assert rec.plan is not None and rec.plan.placement == "offload"
+    assert rec.plan is not None and rec.plan.speed_class == "all-gpu" and rec.plan.placement == "single-gpu"
+    assert rec.plan.quality_rank <= 5  # 4-bit or better
+    assert all(a.speed_class == "all-gpu" for a in rec.alternatives[:2])
+
+
+def test_offload_first_when_only_below_4_bit_fits_on_the_gpu():
+    # Qwen2.5-32B on a 16 GiB card: nothing at 4 bits fits alone (IQ4_XS ~17 GiB); quality decides, and the best
+    # all-GPU plan (3-bit or lower) is listed right after, so the trade is visible
+    snap = machine([gpu(0, "NVIDIA GeForce RTX 4080", 15.99, "8.9")], ram_gib=128)
+    rec = recommend(spec("Qwen2.5-32B-Instruct"), snap, Request())
+    assert rec.plan is not None and rec.plan.speed_class == "offload"
     first = rec.alternatives[0]
-    assert first.placement == "single-gpu" and first.fits and first.quality_rank > rec.plan.quality_rank
+    assert first.speed_class == "all-gpu" and first.fits and first.quality_rank > 5
     assert "the fastest plan that fits: all on GPU" in first.notes
 
 
@@ -235,7 +248,8 @@ def test_training_modes():
 
 def test_nothing_fits_says_what_is_missing_and_what_would_help():
     snap = rtx4090(ram_gib=8, ram_free_gib=6)
-    rec = recommend(spec("Llama-3.1-70B-Instruct"), snap, Request(precision="bf16", context=8192))
+    rec = recommend(spec("Llama-3.1-70B-Instruct"), snap, Request(precision="bf16", context=8192),
+                    siblings=catalog.family_of)
     assert not rec.fits and rec.plan is None
     assert rec.missing_bytes is not None and rec.missing_bytes > 100 * GIB
     kinds = {c.kind for c in rec.changes}
@@ -245,7 +259,8 @@ def test_nothing_fits_says_what_is_missing_and_what_would_help():
 
 
 def test_distilled_sibling_is_offered():
-    rec = recommend(spec("DeepSeek-R1-Distill-Qwen-32B"), rtx4090(ram_gib=8, ram_free_gib=6), Request(precision="bf16"))
+    rec = recommend(spec("DeepSeek-R1-Distill-Qwen-32B"), rtx4090(ram_gib=8, ram_free_gib=6), Request(precision="bf16"),
+                    siblings=catalog.family_of)
     assert not rec.fits
     # at the requested bf16 the 14B distill (29.5 GiB) does not fit a 24 GiB card; the 8B ones do
     assert rec.smaller_models and rec.smaller_models[0].startswith("DeepSeek-R1-Distill-Llama-8B")

@@ -35,9 +35,10 @@ def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> in
 
             render_result(result, console(), verbose)
         return 0
-    results, unplaced = api.recommend_many(models, snapshot=snapshot, **request)
+    results, unplaced, summary = api.recommend_many(models, snapshot=snapshot, **request)
     if json_out:
-        doc = {"schema_version": "1.0", "fits": not unplaced, "results": [json.loads(r.to_json()) for r in results],
+        doc = {"schema_version": "1.1", "fits": not unplaced, "summary": summary,
+               "results": [json.loads(r.to_json()) for r in results],
                "unplaced": [{"model": m, "reason": why} for m, why in unplaced]}
         emit_json(json.dumps(doc, indent=2))
         return 0
@@ -50,6 +51,8 @@ def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> in
         con.print()
     for _model, why in unplaced:
         con.print(f"✘ {why}", style="bold red")
+    con.print(("✔ " if not unplaced else "✘ ") + summary, style="bold green" if not unplaced else "bold red",
+              soft_wrap=True, markup=False)
     return 0
 
 
@@ -60,6 +63,8 @@ def _snapshot(hw: dict[str, Any]) -> Any:
 
 
 def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
+    """The pre-flight: exit 0 fits, 1 does not fit, 2 bad input, 3 cannot tell. With --format env every
+    outcome, errors included, prints the ADVISOR_ variables and `(exit N)`."""
     from advisor import api
     from advisor.cli import emit_json
 
@@ -67,18 +72,21 @@ def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
     if fmt not in FORMATS:
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     request, hw = _options(opts)
+    if fmt == "env":
+        from advisor.cli import env_on_error
+
+        env_on_error(model)
     result: FitResult = api.check(model, snapshot=_snapshot(hw), **request)
+    code = result.exit_code
+    line = result.reason()
     if fmt == "json":
         emit_json(result.to_json())
     elif fmt == "env":
         sys.stdout.write(result.env())
     else:
-        sys.stdout.write(("fits: " if result.fits else "no: ") + result.reason() + "\n")
-    code = result.exit_code
-    if code == EXIT_CANNOT_TELL:
-        sys.stderr.write(f"advisor: cannot tell: {result.cannot_tell}\n")
-    elif code == EXIT_NO_FIT:
-        sys.stderr.write(f"advisor: {result.reason()}\n")
+        sys.stdout.write(line + "\n")
+    if code != 0:
+        sys.stderr.write(f"advisor: {line}\n")  # scripts capture or drop stdout; a person still sees why
     return code
 
 

@@ -46,7 +46,16 @@ def near(name: str, n: int = 3) -> list[str]:
 
 @lru_cache(maxsize=256)
 def spec_for(name: str) -> ModelSpec:
-    """The ModelSpec of a catalog entry (counted exactly from its stored config for LLMs)."""
+    """The ModelSpec of a catalog entry (counted exactly from its stored config for LLMs), with the size people
+    quote for it ("7B") when its name carries one."""
+    from advisor.models.name_size import nominal_size
+
+    spec = _spec_for(name)
+    nominal = nominal_size(spec.name, spec.params_total)
+    return spec.model_copy(update={"nominal_params": nominal}) if nominal else spec
+
+
+def _spec_for(name: str) -> ModelSpec:
     entry = _index().by_key[normalize(name)]
     citation = entry.get("source")
     if entry.get("kind") == "other":
@@ -74,3 +83,19 @@ def spec_for(name: str) -> ModelSpec:
 
 def featured() -> list[str]:
     return [e["name"] for e in entries() if e.get("featured")]
+
+
+def family_of(spec: ModelSpec) -> list[ModelSpec]:
+    """Catalog models of the same kind and family as `spec` (or its distills), in catalog order: the smaller
+    models the no-fit advice may offer."""
+    family = spec.family or ""
+    if not family:
+        return []
+    out = []
+    for entry in entries():
+        fam = entry.get("family") or ""
+        if fam == family or fam.startswith(family + " "):
+            other = spec_for(entry["name"])
+            if other.kind == spec.kind:
+                out.append(other)
+    return out

@@ -24,6 +24,18 @@ class UnknownModelError(BadInputError):
 
 
 def resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
+    """Resolve `name`, and note the size people quote for it when the name carries one (see `_resolve`)."""
+    spec = _resolve(name, env)
+    if spec.nominal_params is None:
+        from advisor.models.name_size import nominal_size
+
+        nominal = nominal_size(spec.name, spec.params_total)
+        if nominal is not None:
+            spec = spec.model_copy(update={"nominal_params": nominal})
+    return spec
+
+
+def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
     """Resolve `name` (a path, a repo id, a catalog name or alias, or a name with a size).
 
     Raises:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from advisor.results import FitResult
 from rules.plan import DeviceUse, Plan
+from rules.ranking import SPEED_CLASS_TEXT
 from rules.units import gib
 
 BAR = 32
@@ -83,20 +84,28 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
     console.print(Text(f"{m.name}: {m.params_total / 1e9:.2f} B parameters ({exact}{active})", style="bold"))
     console.print(Text(f"{req.mode}, context {req.context:,} tokens, batch {req.batch}", style="dim"))
     plan = result.plan
-    if result.fits and plan is not None:
-        verdict = Text("✔ fits: ", style="bold green")
+    if result.cannot_tell:
+        console.print(Text(f"? cannot tell: {result.cannot_tell}", style="bold yellow"), soft_wrap=True)
+        if plan is not None:
+            console.print(Text(f"  the estimate (not a verdict): {plan.precision} with {plan.engine}, {plan.placement} "
+                               f"({SPEED_CLASS_TEXT[plan.speed_class]})", style="yellow"))
+            render_plan_memory(plan, console)
+    elif result.fits and plan is not None:
+        mark = "≈ fits (APPROXIMATE model): " if plan.approximate else "✔ fits: "
+        verdict = Text(mark, style="bold yellow" if plan.approximate else "bold green")
         verdict.append(f"{plan.precision} with {plan.engine}, {plan.placement}", style="bold")
-        verdict.append(f"; largest context {plan.max_context or plan.context:,} tokens")
+        verdict.append(f" ({SPEED_CLASS_TEXT[plan.speed_class]}); largest context {plan.max_context or plan.context:,} tokens")
         console.print(verdict)
         verdict = Text(f"  quality: {plan.quality}", style="dim")
         console.print(verdict)
         render_plan_memory(plan, console)
         for note in plan.notes:
             console.print(f"  note: {note}", style="yellow")
-    elif result.cannot_tell:
-        console.print(Text(f"? cannot tell: {result.cannot_tell}", style="bold yellow"))
-    else:
+    elif result.missing_bytes:
         console.print(Text(f"✘ does not fit: {gib(result.missing_bytes)} short on the tightest device", style="bold red"))
+    else:
+        why = result.rejected[0].reason if result.rejected else "no plan runs on these devices"
+        console.print(Text(f"✘ does not fit: {why}", style="bold red"), soft_wrap=True)
     if result.rule_of_thumb_bytes is not None:
         detailed = gib(plan.memory.total_bytes) if plan else "n/a"
         console.print(f"  rule of thumb (params × bytes × 2): {gib(result.rule_of_thumb_bytes)} "
@@ -107,10 +116,10 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         render_settings(result, console)
     if result.alternatives:
         table = Table(title="Runners-up", title_justify="left", show_edge=False)
-        for col in ("precision", "engine", "placement", "needs", "max context", "quality"):
+        for col in ("precision", "engine", "placement", "speed", "needs", "max context", "quality"):
             table.add_column(col, no_wrap=col != "quality")
         for alt in result.alternatives:
-            table.add_row(alt.precision, alt.engine, alt.placement, gib(alt.memory.total_bytes),
+            table.add_row(alt.precision, alt.engine, alt.placement, alt.speed_class, gib(alt.memory.total_bytes),
                           f"{alt.max_context:,}" if alt.max_context else "?", alt.quality.split(" (")[0].split(";")[0])
         console.print(table)
     if not result.fits and result.changes:
@@ -160,8 +169,13 @@ def render_overview(rows: list[tuple[str, FitResult | None, str | None]], line: 
             table.add_row(name, Text(error or "?", style="red"), "", "", "")
             continue
         p = result.plan
-        if p is None:
-            why = f"no: {gib(result.missing_bytes)} short" if result.missing_bytes else f"? {result.cannot_tell or ''}"
+        if p is None or not result.fits:
+            if result.missing_bytes:
+                why = f"no: {gib(result.missing_bytes)} short"
+            elif result.cannot_tell:
+                why = f"? {result.cannot_tell}"
+            else:
+                why = f"no: {result.rejected[0].reason}" if result.rejected else "no"
             table.add_row(name, Text(why, style="red"), "", "", "")
             continue
         usable = sum(u.budget_bytes or 0 for u in p.per_device)

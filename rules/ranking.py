@@ -1,0 +1,40 @@
+"""The one order of plans, used by every list: `fit`'s plan and runners-up, `check`, the fleet matrix and the
+joint placement of several models.
+
+1. A plan that runs entirely on GPUs at 4-bit quality or better comes before any plan that offloads to the CPU or
+   runs on it: offload is several times slower (every token streams the CPU layers), a price a person would not
+   pay for a small gain in quality. Below 4-bit quality, quality goes first again.
+2. Then quality (bf16/fp16 > fp8 > int8 > 4-bit > lower), then speed (one GPU or tensor-parallel > layer split >
+   offload > CPU), then the format the hardware runs natively (preference), then the engine, then headroom.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+SpeedClass = Literal["all-gpu", "offload", "cpu"]
+
+SPEED_RANK = {"single-gpu": 0, "tensor-parallel": 0, "unified": 0, "fsdp": 0, "layer-split": 1, "offload": 2, "cpu": 3}
+SPEED_CLASS: dict[str, SpeedClass] = {"single-gpu": "all-gpu", "tensor-parallel": "all-gpu", "unified": "all-gpu",
+                                      "fsdp": "all-gpu", "layer-split": "all-gpu", "offload": "offload", "cpu": "cpu"}
+SPEED_CLASS_TEXT = {"all-gpu": "all on GPU (fast)", "offload": "GPU + CPU offload (several times slower)",
+                    "cpu": "CPU only (slowest)"}
+ENGINE_RANK = {"vllm": 0, "tensorrt-llm": 1, "llama.cpp": 2, "transformers": 3, "ollama": 4}
+# Quality ranks (rules/precisions.py) at 4-bit or better: nf4, mxfp4, Q4_0, Q4_K_S, IQ4_XS are 5.
+FOUR_BIT_QUALITY_RANK = 5
+
+
+def speed_class(placement: str) -> SpeedClass:
+    return SPEED_CLASS[placement]
+
+
+def order_key(quality_rank: int, placement: str, preference: int, engine: str) -> tuple[int, int, int, int, int]:
+    """The rank of a plan before headroom; smaller is better."""
+    all_gpu_good = SPEED_CLASS[placement] == "all-gpu" and quality_rank <= FOUR_BIT_QUALITY_RANK
+    return (0 if all_gpu_good else 1, quality_rank, SPEED_RANK[placement], preference, ENGINE_RANK.get(engine, 9))
+
+
+def rank_key(quality_rank: int, placement: str, preference: int, engine: str, headroom_fraction: float,
+             ) -> tuple[float, ...]:
+    """The full rank: `order_key`, then more headroom first."""
+    return (*order_key(quality_rank, placement, preference, engine), -round(headroom_fraction, 4))

@@ -1,0 +1,80 @@
+"""ModelSpec, the contract between the model resolvers (advisor/models) and the rules: what a model is, exactly
+where we can tell, and labelled where we cannot. Plain values only; rules/ reads it, never builds it from files."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["directory", "safetensors", "gguf", "hf-cache", "catalog", "name-size"]
+
+
+class Quantization(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    method: str = Field(description="gptq, awq, bitsandbytes, fp8, compressed-tensors, mxfp4, gguf, ...")
+    bits: float | None = None
+    group_size: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Mla(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kv_lora_rank: int
+    qk_rope_head_dim: int
+    qk_nope_head_dim: int
+    v_head_dim: int
+    q_lora_rank: int = 0
+
+
+class ModelSpec(BaseModel):
+    """A model, resolved. `exact` says whether the parameter counts are exact; `estimated` names every
+    field that is an estimate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    source: Source
+    location: str | None = Field(None, description="File, directory or catalog entry it came from")
+    model_type: str | None = None
+    architecture: str | None = None
+    family: str | None = None
+    modality: str = "text"
+    kind: Literal["llm", "other"] = "llm"
+    params_total: int
+    params_active: int
+    exact: bool
+    estimated: list[str] = Field(default_factory=list)
+    params_by_group: dict[str, int] = Field(default_factory=dict)
+    params_not_loaded: dict[str, int] = Field(default_factory=dict, description="e.g. DeepSeek MTP layers")
+    layers: int | None = None
+    hidden_size: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None
+    head_dim: int | None = None
+    intermediate_size: int | None = None
+    vocab_size: int | None = None
+    max_context: int | None = None
+    sliding_windows: list[int | None] = Field(default_factory=list, description="Per layer; None = global")
+    mla: Mla | None = None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    tied_embeddings: bool | None = None
+    native_dtype: str | None = None
+    quantization: Quantization | None = None
+    weight_bytes: int | None = Field(None, description="Bytes of the weights as stored, when files were read")
+    bytes_by_dtype: dict[str, int] = Field(default_factory=dict)
+    typical_activation_bytes: int | None = Field(None, description="Non-LLMs: a typical inference peak")
+    notes: list[str] = Field(default_factory=list)
+    citation: str | None = None
+    nominal_params: int | None = Field(None, description="The size people quote (\"7B\"), when the name carries one "
+                                       "close to the exact count; the rule of thumb uses it")
+
+    @property
+    def is_moe(self) -> bool:
+        return bool(self.experts)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
