@@ -85,10 +85,35 @@ class Report:
     def fits_count(self, model: str) -> int:
         return sum(1 for h in self.hosts if h.cells.get(model) and h.cells[model].fits)
 
+    def fit_counts(self, model: str) -> dict[str, int]:
+        """Hosts by outcome: all on GPU, GPU + CPU offload, CPU only, does not fit, cannot tell."""
+        counts = dict.fromkeys(("all_gpu", "offload", "cpu", "no", "cannot_tell"), 0)
+        for h in self.hosts:
+            c = h.cells.get(model)
+            if c is None:
+                continue
+            key = (c.speed_class or "").replace("-", "_") if c.fits else ("cannot_tell" if c.cannot_tell else "no")
+            counts[key] += 1
+        return counts
+
+    def fit_header(self, model: str) -> str:
+        """The matrix column title: GPU plans and CPU-only plans counted apart, e.g. "llama3.1:8b (12 on GPU,
+        3 offload, 6 CPU only, of 21)"."""
+        c = self.fit_counts(model)
+        parts = [f"{c['all_gpu']} on GPU"]
+        if c["offload"]:
+            parts.append(f"{c['offload']} offload")
+        if c["cpu"]:
+            parts.append(f"{c['cpu']} CPU only")
+        if c["cannot_tell"]:
+            parts.append(f"{c['cannot_tell']} cannot tell")
+        return f"{model} ({', '.join(parts)}, of {len(self.hosts)})"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": REPORT_SCHEMA_VERSION, "generated_at": self.generated_at,
             "models": self.models, "request": self.request, "totals": self.totals(),
+            "fit_counts": {m: self.fit_counts(m) for m in self.models},
             "hosts": [h.to_dict() for h in self.hosts],
             "problems": [p.__dict__ for p in self.problems],
             "skipped": [s.__dict__ for s in self.skipped],
@@ -123,6 +148,10 @@ def partial_reasons(snap: Snapshot) -> list[str]:
         if name == "nvml" and section.status == "unavailable" and any(m in first.lower() for m in NO_DRIVER_MARKERS):
             continue
         out.append(f"{name} {section.status}: {first}")
+    nvml = snap.nvml
+    if nvml.status != "unavailable" and nvml.driver_version and nvml.driver_version != "what-if" and not snap.gpus:
+        out.append(f"nvml: NVIDIA driver {nvml.driver_version} is loaded but NVML lists no GPU (a GPU fell off the bus, "
+                   "is hidden from this container, or the driver lost it)")
     if snap.torch.status == "partial":
         out.append(f"torch partial: {snap.torch.errors[0] if snap.torch.errors else ''}".rstrip(": "))
     return out

@@ -119,6 +119,18 @@ class Inventory:
         rows, bad = self._rows(sql, args)
         return [Loaded(r.snapshot, f"{self.path}#{r.id}") for r in rows], bad
 
+    def earliest(self) -> tuple[list[Loaded], list[Skipped]]:
+        """The first snapshot of every host."""
+        sql = ("SELECT id, doc, taken_ts FROM snapshots s JOIN (SELECT host h, MIN(taken_ts) t FROM snapshots "
+               "GROUP BY host) m ON s.host = m.h AND s.taken_ts = m.t GROUP BY s.host ORDER BY s.host")
+        rows, bad = self._rows(sql)
+        return [Loaded(r.snapshot, f"{self.path}#{r.id}") for r in rows], bad
+
+    def first_time(self) -> float | None:
+        """When the oldest snapshot was taken (a Unix time), None when empty."""
+        row = self.conn.execute("SELECT MIN(taken_ts) FROM snapshots").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def count(self) -> tuple[int, int]:
         """(snapshots, hosts)."""
         n, hosts = self.conn.execute("SELECT COUNT(*), COUNT(DISTINCT host) FROM snapshots").fetchone()

@@ -49,7 +49,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 @dataclass(frozen=True)
 class Change:
     host: str
-    kind: str  # new-host | quiet | gpu-missing | gpu-added | gpu-memory | ram | driver | cuda | cpu
+    kind: str  # new-host | quiet | gpu-lost | gpu-back | gpu-missing | gpu-added | gpu-memory | ram | driver | cuda | cpu
     detail: str
 
 
@@ -61,18 +61,40 @@ def _gpu_label(g: Gpu) -> str:
     return f"GPU {g.index} {g.name or ''} ({g.uuid or 'no UUID'})".replace("  ", " ")
 
 
+def _lost(g: Gpu) -> bool:
+    """NVML lists the GPU but could not read it (GPU is lost, unknown error): no UUID and no memory."""
+    return g.uuid is None and g.memory_total_bytes is None
+
+
 def changes(before: Snapshot, after: Snapshot) -> list[Change]:
-    """What differs between two snapshots of one host (hardware and software, not free memory)."""
+    """What differs between two snapshots of one host (hardware and software, not free memory).
+
+    A GPU NVML still lists but cannot read is "lost" (with NVML's error), matched to the GPU that had its index,
+    not reported as one GPU missing and another appearing.
+    """
     host = after.host.hostname
     out = []
-    old = {_gpu_key(g): g for g in before.gpus}
-    new = {_gpu_key(g): g for g in after.gpus}
+    old = {_gpu_key(g): g for g in before.gpus if not _lost(g)}
+    new = {_gpu_key(g): g for g in after.gpus if not _lost(g)}
+    lost_now = {g.index: g for g in after.gpus if _lost(g)}
+    lost_before = {g.index for g in before.gpus if _lost(g)}
     for k, g in old.items():
-        if k not in new:
+        if k in new:
+            continue
+        if g.index in lost_now:
+            why = "; ".join(lost_now[g.index].errors) or "no UUID or memory could be read"
+            out.append(Change(host, "gpu-lost", f"{_gpu_label(g)} can no longer be read: {why}"))
+        else:
             out.append(Change(host, "gpu-missing", f"{_gpu_label(g)} is gone"))
+    for index, g in lost_now.items():
+        if index not in lost_before and not any(o.index == index for o in old.values()):
+            why = "; ".join(g.errors) or "no UUID or memory could be read"
+            out.append(Change(host, "gpu-lost", f"GPU {index} cannot be read: {why}"))
     for k, g in new.items():
         if k not in old:
-            out.append(Change(host, "gpu-added", f"{_gpu_label(g)} appeared"))
+            was_lost = g.index in lost_before
+            out.append(Change(host, "gpu-back" if was_lost else "gpu-added",
+                              f"{_gpu_label(g)} {'can be read again' if was_lost else 'appeared'}"))
         elif old[k].memory_total_bytes != g.memory_total_bytes:
             out.append(Change(host, "gpu-memory", f"{_gpu_label(g)} total memory {gib(old[k].memory_total_bytes)} → "
                                                   f"{gib(g.memory_total_bytes)}"))
@@ -89,11 +111,24 @@ def changes(before: Snapshot, after: Snapshot) -> list[Change]:
     return out
 
 
-def diff(inv: Inventory, since: datetime) -> list[Change]:
-    """Per host: its newest snapshot up to `since` against its newest now; hosts new since then; hosts quiet since."""
+def diff(inv: Inventory, since: datetime) -> tuple[list[Change], str | None]:
+    """Each host's state at `since` (its newest snapshot then) against its newest now, and the events between.
+
+    A host with no snapshot at `since` is new when the inventory already held others then; its first snapshot is
+    the baseline. When `since` is before the inventory's first snapshot, nothing is called new: every host is
+    compared from its first snapshot, and the second value says where the history starts.
+    """
+    start = inv.first_time()
     then, _ = inv.latest(at_or_before=since.timestamp())
     now, _ = inv.latest()
+    first, _ = inv.earliest()
     before = {item.snapshot.host.hostname: item.snapshot for item in then}
+    earliest = {item.snapshot.host.hostname: item.snapshot for item in first}
+    history_note = None
+    if start is not None and start > since.timestamp():
+        started = datetime.fromtimestamp(start, timezone.utc).isoformat(timespec="seconds")
+        history_note = f"the inventory starts at {started}, after {since.isoformat(timespec='seconds')}: each host is " \
+                       "compared from its first snapshot"
     out: list[Change] = []
     for item in now:
         snap = item.snapshot
@@ -101,11 +136,14 @@ def diff(inv: Inventory, since: datetime) -> list[Change]:
         taken = parse_time(snap.taken_at)
         if taken is not None and taken <= since:
             out.append(Change(host, "quiet", f"no snapshot since {since.isoformat(timespec='seconds')}; last seen {snap.taken_at}"))
-        elif host not in before:
-            out.append(Change(host, "new-host", f"first seen {snap.taken_at}"))
-        else:
-            out.extend(changes(before[host], snap))
-    return out
+            continue
+        base = before.get(host)
+        if base is None:
+            base = earliest.get(host, snap)
+            if history_note is None:
+                out.append(Change(host, "new-host", f"first seen {base.taken_at}"))
+        out.extend(changes(base, snap))
+    return out, history_note
 
 
 def run_diff(db: Path, since_text: str, fmt: str) -> int:
@@ -115,17 +153,19 @@ def run_diff(db: Path, since_text: str, fmt: str) -> int:
     since = parse_since(since_text)
     inv = Inventory(db, create=False)
     try:
-        found = diff(inv, since)
+        found, history_note = diff(inv, since)
     finally:
         inv.close()
     if fmt == "json":
-        doc = {"schema_version": "1.0", "since": since.isoformat(timespec="seconds"),
+        doc = {"schema_version": "1.1", "since": since.isoformat(timespec="seconds"), "history": history_note,
                "changes": [c.__dict__ for c in found]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK
     from advisor.cli import console
 
     con = console()
+    if history_note:
+        con.print(f"note: {history_note}", style="dim", markup=False)
     if not found:
         con.print(f"No changes since {since.isoformat(timespec='seconds')}.")
         return EXIT_OK

@@ -20,7 +20,7 @@ h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6;cursor:pointer;user-select:none;white-space:nowrap}th[aria-sort=ascending]::after{content:" ▲"}
 th[aria-sort=descending]::after{content:" ▼"}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.fit{color:#116329}.no{color:#a40e26}.unknown{color:#9a6700}.partial{color:#9a6700;font-weight:600}
+.fit{color:#116329}.fit-offload{color:#0550ae}.fit-cpu{color:#1b7c83;font-style:italic}.no{color:#a40e26}.unknown{color:#9a6700}.partial{color:#9a6700;font-weight:600}
 .summary{background:#f6f8fa;padding:8px 12px;border-radius:6px;display:inline-block}
 svg text{font:11px system-ui,sans-serif}
 """
@@ -67,7 +67,9 @@ def _host_row(h: HostRow, models: list[str]) -> str:
              _cell(h.status, cls="partial" if h.status == "partial" else "")]
     for m in models:
         c = h.cells[m]
-        cells.append(_cell(c.text(), 0 if c.fits else 1, "fit" if c.fits else "unknown" if c.cannot_tell else "no"))
+        cls = {"all-gpu": "fit", "offload": "fit-offload", "cpu": "fit-cpu"}.get(c.speed_class or "", "fit") if c.fits \
+            else "unknown" if c.cannot_tell else "no"
+        cells.append(_cell(c.text(), {"fit": 0, "fit-offload": 1, "fit-cpu": 2}.get(cls, 3), cls))
     return f'<tr data-host="{escape(h.host)}">' + "".join(cells) + "</tr>"
 
 
@@ -103,7 +105,7 @@ def to_html(report: Report) -> str:
     cols = [("host", "host"), ("gpus", "GPUs"), ("gpu_count", "#"), ("vram_free", "VRAM free"), ("vram_total", "VRAM total"),
             ("ram_available", "RAM available"), ("ram_total", "RAM total"), ("cpu", "CPU"), ("driver", "driver"),
             ("cuda", "CUDA"), ("abilities", "abilities"), ("status", "status")]
-    cols += [(f"model-{i}", f"{m} ({report.fits_count(m)}/{len(report.hosts)} fit)") for i, m in enumerate(report.models)]
+    cols += [(f"model-{i}", report.fit_header(m)) for i, m in enumerate(report.models)]
     head = "".join(f'<th data-col="{c}" scope="col">{escape(label)}</th>' for c, label in cols)
     rows = "\n".join(_host_row(h, report.models) for h in report.hosts)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

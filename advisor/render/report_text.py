@@ -54,7 +54,7 @@ def to_markdown(report: Report) -> str:
                      for h in report.hosts])
     if report.models:
         lines += ["", "## Models", ""]
-        lines += _table(["host", *(f"{m} ({report.fits_count(m)}/{len(report.hosts)} fit)" for m in report.models)],
+        lines += _table(["host", *(report.fit_header(m) for m in report.models)],
                         [[h.host, *(h.cells[m].text() for m in report.models)] for h in report.hosts])
     if report.problems:
         lines += ["", "## Problems", ""]

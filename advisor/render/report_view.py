@@ -10,7 +10,9 @@ from rich.table import Table
 from advisor.fleet_report import Report
 from advisor.units import gib
 
-MAX_ROWS = 200  # a terminal shows this many hosts; --format csv/json/html carry them all
+MAX_ROWS = 200
+# GPU plans and CPU plans apart: all on GPU green, offload to the CPU blue, CPU only cyan
+CELL_STYLE = {"all-gpu": "green", "offload": "blue", "cpu": "cyan"}  # a terminal shows this many hosts; --format csv/json/html carry them all
 
 
 def _pair(free: int | None, total: int | None) -> str:
@@ -40,12 +42,13 @@ def render_rich(report: Report, con: Console) -> None:
         m = Table(title="Models × hosts: the best plan, or why not", title_justify="left")
         m.add_column("host")
         for model in report.models:
-            m.add_column(f"{model}\n({report.fits_count(model)}/{len(hosts)} fit)", overflow="fold")
+            head, counts = report.fit_header(model).split(" (", 1)
+            m.add_column(f"{head}\n({counts}", overflow="fold")
         for h in hosts[:MAX_ROWS]:
             cells = []
             for model in report.models:
                 c = h.cells[model]
-                style = "green" if c.fits else ("yellow" if c.cannot_tell else "red")
+                style = CELL_STYLE[c.speed_class] if c.fits and c.speed_class else ("yellow" if c.cannot_tell else "red")
                 cells.append(f"[{style}]{c.text()}[/]")
             m.add_row(h.host, *cells)
         con.print()
