@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv = app(args=args, standalone_mode=False, prog_name="advisor")
-    except no_args:  # type: ignore[misc]  # typer has printed the help already
+    except no_args:  # typer has printed the help already
         return 0
     except errors.UsageError as exc:
         message = " ".join(exc.format_message().split())
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except errors.ClickException as exc:
         fail(f"error: {' '.join(exc.format_message().split())}", exc.exit_code)
-        return exc.exit_code
+        return int(exc.exit_code)
     except errors.Abort:
         sys.stderr.write("advisor: interrupted\n")
         return 130

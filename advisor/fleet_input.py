@@ -70,7 +70,8 @@ def _lines(path: Path, label: str) -> Iterator[Loaded | Skipped]:
 
 
 def _line_items(lines: Iterator[bytes] | Iterator[str], label: str) -> Iterator[Loaded | Skipped]:
-    for n, raw in enumerate(lines, 1):
+    items: Iterator[str | bytes] = lines  # type: ignore[assignment]  # each item is one or the other
+    for n, raw in enumerate(items, 1):
         if not raw.strip():
             continue
         source = f"{label}:{n}"

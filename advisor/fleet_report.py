@@ -14,6 +14,7 @@ from typing import Any
 from advisor.fleet_input import Loaded, Skipped
 from probes.schema import Snapshot
 from rules.fleet import Cell, MatrixDecider
+from rules.units import gib
 
 REPORT_SCHEMA_VERSION = "1.0"
 NO_DRIVER_MARKERS = ("library not found", "not installed")
@@ -40,6 +41,7 @@ class HostRow:
     fp4: bool | None
     status: str  # ok | partial
     cells: dict[str, Cell] = field(default_factory=dict)
+    mig: str = ""  # MIG instances with their own free memory: each is the device a process gets
 
     def abilities(self) -> str:
         names = [n for n, v in (("BF16", self.bf16), ("FP8", self.fp8), ("FP4", self.fp4)) if v]
@@ -182,8 +184,18 @@ def host_row(item: Loaded, now: datetime) -> HostRow:
         cpu=s.cpu.model or "unknown", cores=s.cpu.logical_cores,
         driver=s.nvml.driver_version, cuda=s.nvml.cuda_driver_version,
         bf16=every("bf16"), fp8=every("fp8"), fp4=every("fp4"),
-        status="partial" if partial_reasons(s) else "ok",
+        status="partial" if partial_reasons(s) else "ok", mig=_mig_text(s),
     )
+
+
+def _mig_text(s: Snapshot) -> str:
+    parts = []
+    for g in s.gpus:
+        if g.mig.enabled:
+            insts = ", ".join(f"{(m.name or '').rpartition('MIG ')[2] or f'#{m.index}'} {gib(m.memory_free_bytes)} free"
+                              for m in g.mig.instances) or "no instance readable"
+            parts.append(f"GPU {g.index} MIG: {insts}")
+    return "; ".join(parts)
 
 
 def _age_text(seconds: float) -> str:

@@ -81,7 +81,7 @@ class FitResult(Outcome, _Header):
         if self.fits and p is not None:
             where = ", ".join(self._device_names(p))
             approx = " (APPROXIMATE: the model's size is an estimate)" if p.approximate else ""
-            return (f"{self.model.name} fits{approx}: {p.precision} with {p.engine} ({p.placement}, "
+            return (f"{self.model.name} fits{approx}: {p.precision} with {p.engine} ({p.placement}; "
                     f"{SPEED_CLASS_TEXT[p.speed_class]}) on {where}, needs {gib(p.memory.total_bytes)}, "
                     f"largest context {p.max_context or p.context:,} tokens")
         asked = [f"{k} {v}" for k, v in (("precision", self.request.precision), ("engine", self.request.engine))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules import placement as P
 from rules.gpu_table import gpus as gpu_table
 from rules.gpu_table import with_what_if_gpus
 from rules.plan import Change, Plan, Recommendation, Request
+from rules.spec import ModelSpec
 from rules.units import gib
 
 

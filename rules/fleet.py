@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules.devices import Device, Devices, usable_devices
 from rules.plan import Request
 from rules.precisions import Precision
 from rules.ranking import FOUR_BIT_QUALITY_RANK, order_key, speed_class
 from rules.select import approximate_reason, candidate_precisions, drafts, precision_preference, validate
+from rules.spec import ModelSpec
 from rules.units import gib
 
 UNBOUNDED = 1 << 62

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rules.spec import ModelSpec
 from rules.gguf_mix import MIXES, TYPE_BITS, LayerShape, mix_bytes
 from rules.precisions import Precision
+from rules.spec import ModelSpec
 
 GIB = 1024**3
 MIB = 1024**2

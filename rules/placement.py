@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rules.spec import ModelSpec
 from rules import memory as M
 from rules.devices import Device
 from rules.plan import DeviceUse, Memory, Placement, Request
 from rules.precisions import KV_BYTES, Precision
-from rules.ranking import SPEED_RANK  # noqa: F401 - re-exported for callers
-
+from rules.spec import ModelSpec
 
 
 @dataclass(frozen=True)

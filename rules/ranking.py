@@ -17,8 +17,8 @@ SpeedClass = Literal["all-gpu", "offload", "cpu"]
 SPEED_RANK = {"single-gpu": 0, "tensor-parallel": 0, "unified": 0, "fsdp": 0, "layer-split": 1, "offload": 2, "cpu": 3}
 SPEED_CLASS: dict[str, SpeedClass] = {"single-gpu": "all-gpu", "tensor-parallel": "all-gpu", "unified": "all-gpu",
                                       "fsdp": "all-gpu", "layer-split": "all-gpu", "offload": "offload", "cpu": "cpu"}
-SPEED_CLASS_TEXT = {"all-gpu": "all on GPU (fast)", "offload": "GPU + CPU offload (several times slower)",
-                    "cpu": "CPU only (slowest)"}
+SPEED_CLASS_TEXT = {"all-gpu": "all on GPU", "offload": "GPU + CPU offload, several times slower",
+                    "cpu": "CPU only, slowest"}
 ENGINE_RANK = {"vllm": 0, "tensorrt-llm": 1, "llama.cpp": 2, "transformers": 3, "ollama": 4}
 # Quality ranks (rules/precisions.py) at 4-bit or better: nf4, mxfp4, Q4_0, Q4_K_S, IQ4_XS are 5.
 FOUR_BIT_QUALITY_RANK = 5

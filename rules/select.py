@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rules.spec import ModelSpec
 from probes.schema import Snapshot
 from rules import placement as P
 from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, ENGINES, GGUF_ENGINES, KV_BYTES, Precision, lookup
-from rules.ranking import ENGINE_RANK, rank_key, speed_class  # noqa: F401 - ENGINE_RANK re-exported
+from rules.ranking import ENGINE_RANK, SPEED_RANK, rank_key, speed_class  # noqa: F401 - ENGINE_RANK re-exported
+from rules.spec import ModelSpec
 from rules.units import gib
 
 Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
@@ -247,7 +247,8 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         cuda_device_order=order, mode=req.mode,
         context=job.context, batch=req.batch, kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
         per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
-        speed_rank=P.SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement), headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
+        speed_rank=SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement),
+        headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
         total_layers=spec.layers, tensor_parallel_size=draft.tensor_parallel_size,
         gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=p.quality,
         method=p.method, estimated=True, approximate=not spec.exact, rope_scaling=rope, notes=notes,

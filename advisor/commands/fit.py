@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from advisor.errors import EXIT_CANNOT_TELL, EXIT_NO_FIT, BadInputError, CannotTellError
+from advisor.errors import BadInputError, CannotTellError
 from advisor.results import FitResult
 
 FORMATS = ("text", "json", "env")

@@ -10,9 +10,9 @@ from rich.table import Table
 from advisor.fleet_report import Report
 from advisor.units import gib
 
-MAX_ROWS = 200
+MAX_ROWS = 200  # a terminal shows this many hosts; --format csv/json/html carry them all
 # GPU plans and CPU plans apart: all on GPU green, offload to the CPU blue, CPU only cyan
-CELL_STYLE = {"all-gpu": "green", "offload": "blue", "cpu": "cyan"}  # a terminal shows this many hosts; --format csv/json/html carry them all
+CELL_STYLE = {"all-gpu": "green", "offload": "blue", "cpu": "cyan"}
 
 
 def _pair(free: int | None, total: int | None) -> str:
@@ -27,7 +27,7 @@ def render_rich(report: Report, con: Console) -> None:
     for col in ("host", "GPUs", "VRAM free / total", "RAM avail / total", "CPU", "driver / CUDA", "abilities", "status"):
         table.add_column(col, overflow="fold")
     for h in hosts[:MAX_ROWS]:
-        table.add_row(h.host, h.gpus or "none", _pair(h.vram_free_bytes, h.vram_total_bytes),
+        table.add_row(h.host, (h.gpus or "none") + (f"\n{h.mig}" if h.mig else ""), _pair(h.vram_free_bytes, h.vram_total_bytes),
                       _pair(h.ram_available_bytes, h.ram_total_bytes), f"{h.cpu} ({h.cores or '?'} threads)",
                       f"{h.driver or '-'} / {h.cuda or '-'}", h.abilities(),
                       "[yellow]partial[/]" if h.status == "partial" else "ok")
