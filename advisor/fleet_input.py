@@ -70,7 +70,7 @@ def _lines(path: Path, label: str) -> Iterator[Loaded | Skipped]:
 
 
 def _line_items(lines: Iterator[bytes] | Iterator[str], label: str) -> Iterator[Loaded | Skipped]:
-    items: Iterator[str | bytes] = lines  # type: ignore[assignment]  # each item is one or the other
+    items: Iterator[str | bytes] = lines  # each item is one or the other
     for n, raw in enumerate(items, 1):
         if not raw.strip():
             continue

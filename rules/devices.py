@@ -9,7 +9,7 @@ from probes.schema import Gpu, Snapshot
 from rules.plan import Request
 
 GIB = 1024**3
-NO_DRIVER_MARKERS = ("library not found", "not installed", "driver not loaded")
+NO_DRIVER_MARKERS = ("library not found", "not installed")
 
 
 @dataclass(frozen=True)

@@ -362,8 +362,8 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                     allowed.append(d)
                 elif d.kind == "gpu" or engine in ("transformers",) or not devs.gpus:
                     rejected.append(Rejected(precision=p.name, engine=engine, placement=d.key, reason=why))
-            sub = Devices(tuple(d for d in allowed if d.kind == "gpu"),
-                          devs.cpu if devs.cpu in allowed else None, devs.notes, devs.nvml_problem)
+            sub = replace(devs, gpus=tuple(d for d in allowed if d.kind == "gpu"),
+                          cpu=devs.cpu if devs.cpu in allowed else None)
             if not sub.gpus and sub.cpu is None:
                 continue
             for draft in placements(job, sub, one_single_per_kind):
