@@ -149,3 +149,39 @@ def test_bad_database_and_dates_are_one_line_exit_2(tmp_path: Path) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args
         assert result.stderr.count("\n") == 1, (args, result.stderr)
+
+
+def test_diff_since_before_the_history_still_lists_the_changes_and_a_lost_gpu(tmp_path: Path) -> None:
+    # The inventory starts 5 days ago. --since 30d must not call every host new and drop what changed: it
+    # compares each host's first snapshot with its latest, and says where the history starts.
+    db = tmp_path / "inv.db"
+    docs = [d for d in fleet(40, seed=4, taken_at=at(5)) if len(d["gpus"]) >= 2][:2]
+    lost = json.loads(json.dumps(docs[0]))
+    was = lost["gpus"][1]
+    # NVML still lists GPU 1 but cannot read it: what the probe writes for "GPU is lost"
+    lost["gpus"][1] = {"index": 1, "errors": ["handle: GPU is lost (NVML error 15)"]}
+    lost["nvml"]["driver_version"] = "580.65.06"
+    lost["taken_at"] = at(0.5)
+    for name, batch in (("before", docs), ("after", [lost])):
+        runner.invoke(app, ["inventory", "add", str(write(tmp_path / f"{name}.jsonl", batch)), "--db", str(db)])
+    for since in ("30d", "7d", "2d"):
+        result = runner.invoke(app, ["inventory", "diff", "--since", since, "--db", str(db), "--format", "json"])
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        found = {(c["host"], c["kind"]): c["detail"] for c in doc["changes"]}
+        host = docs[0]["host"]["hostname"]
+        assert "580.65.06" in found[(host, "driver")], since
+        assert was["uuid"] in found[(host, "gpu-lost")] and "GPU is lost" in found[(host, "gpu-lost")], since
+        assert (host, "gpu-missing") not in found and (host, "gpu-added") not in found, since
+        assert not [k for k in found if k[1] == "new-host"], since
+        assert (doc["history"] is not None) == (since != "2d"), since
+
+
+def test_a_driver_with_no_gpu_is_a_problem(tmp_path: Path) -> None:
+    doc = fleet(1, seed=3, taken_at=at(0))[0]
+    doc["gpus"] = []
+    doc["nvml"].update({"status": "ok", "errors": [], "device_count": 0, "cuda_visible": [], "driver_version": "550.54.15"})
+    path = write(tmp_path / "one.jsonl", [doc])
+    result = runner.invoke(app, ["report", str(path), "--format", "json"])
+    problems = json.loads(result.stdout)["problems"]
+    assert any("driver 550.54.15 is loaded but NVML lists no GPU" in p["detail"] for p in problems), problems

@@ -280,3 +280,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == ""
     assert len(json.loads(proc.stdout)["hosts"]) == 3
+
+
+def test_matrix_counts_gpu_plans_and_cpu_plans_apart(tmp_path: Path) -> None:
+    docs = fresh_fleet(30, seed=11)
+    write_hosts(tmp_path, docs)
+    out, _err, code = report_json(str(tmp_path), "-m", "llama3.1:8b")
+    assert code == 0
+    counts = out["fit_counts"]["llama3.1:8b"]
+    cells = [h["cells"]["llama3.1:8b"] for h in out["hosts"]]
+    assert counts["all_gpu"] == sum(1 for c in cells if c["fits"] and c["speed_class"] == "all-gpu")
+    assert counts["cpu"] == sum(1 for c in cells if c["fits"] and c["speed_class"] == "cpu")
+    assert sum(counts.values()) == len(cells)
+    assert counts["cpu"] > 0 and counts["all_gpu"] > 0  # the fleet has hosts without GPUs and hosts with
+    text = runner.invoke(app, ["report", str(tmp_path), "-m", "llama3.1:8b", "--format", "markdown"]).stdout
+    assert f"llama3.1:8b ({counts['all_gpu']} on GPU" in text and f"{counts['cpu']} CPU only" in text
+    html = runner.invoke(app, ["report", str(tmp_path), "-m", "llama3.1:8b", "--format", "html"]).stdout
+    assert 'class="fit-cpu"' in html and 'class="fit"' in html
