@@ -12,7 +12,7 @@ from advisor.errors import BadInputError
 from advisor.units import parse_size
 from probes.schema import Snapshot
 from rules.plan import Request
-from rules.precisions import ENGINES, KV_BYTES, lookup
+from rules.precisions import lookup
 from rules.select import validate
 
 MODES = ("inference", "finetune", "lora", "qlora")
@@ -85,9 +85,9 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     """
     if unknown:
         raise BadInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    engine = engine.lower()
-    if engine == "llamacpp":
-        engine = "llama.cpp"
+    from rules import engines
+
+    engine = engines.canonical(engine)
     if mode not in MODES:
         raise BadInputError(f"--mode: unknown mode {mode!r} (choose from {', '.join(MODES)})")
     if method not in ("detailed", "rule-of-thumb"):
@@ -102,18 +102,13 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     if problems:
         raise BadInputError(problems[0])
     rows = lookup(precision) if precision != "auto" else ()
-    if engine != "auto" and rows and not any(engine in p.engines for p in rows):
-        runs_on = sorted({e for p in rows for e in p.engines})
+    if engine != "auto" and rows and not any(engine in engines.running(p) for p in rows):
+        runs_on = sorted({e for p in rows for e in engines.running(p)})
         raise BadInputError(f"--precision {precision} does not run on {engine} (it runs on {', '.join(runs_on)})")
     if mode == "qlora" and precision not in ("auto", "nf4", "int4", "4bit"):
         raise BadInputError(f"--mode qlora quantizes the base to nf4; --precision {precision} contradicts it")
     if mode in ("finetune", "lora") and rows and not all(p.family == "float" for p in rows):
         raise BadInputError(f"--mode {mode} trains in bf16/fp16/fp32; use --mode qlora for a 4-bit base")
-    if kv_dtype.lower() in ("q8_0", "q4_0") and engine not in ("auto", "llama.cpp", "ollama"):
-        raise BadInputError(f"--kv-dtype {kv_dtype} is a llama.cpp cache type; {engine} cannot use it")
-    if kv_dtype.lower() == "fp8" and engine not in ("auto", "vllm", "tensorrt-llm"):
-        raise BadInputError(f"--kv-dtype fp8 needs vLLM or TensorRT-LLM, not {engine}")
-    assert kv_dtype.lower() == "auto" or kv_dtype.lower() in KV_BYTES and engine in ("auto", *ENGINES)
     return Asked(request, room if isinstance(room, float) else None)
 
 

@@ -178,7 +178,7 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
 
 
 def build_result(spec: ModelSpec, snapshot: Snapshot, rec: Recommendation, method: str = "detailed") -> FitResult:
-    from advisor.settings import settings_for
+    from advisor.launch import settings_for
 
     fits, notes = rec.fits, list(rec.notes)
     if method == "rule-of-thumb" and rec.rule_of_thumb_bytes is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from advisor.calibration import cpu_comparisons, cpu_cross_validation, cpu_rows, gguf_rows, measured_rows  # noqa: E402
+from benchmarks.calibration import cpu_comparisons, cpu_cross_validation, cpu_rows, gguf_rows, measured_rows  # noqa: E402
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from probes.schema import Snapshot
+from rules import engines
 from rules import placement as P
 from rules.gpu_table import gpus as gpu_table
 from rules.gpu_table import with_what_if_gpus
@@ -48,11 +49,15 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
                                                           f"{gib(p.memory.total_bytes)}", plan=p))
 
     if request.kv_dtype == "auto" and request.mode == "inference":
-        if request.engine in ("auto", "vllm"):
-            attempt("kv-dtype", "--kv-dtype fp8 (vLLM)", kv_dtype="fp8", engine="vllm")
-        if request.engine in ("auto", "llama.cpp", "ollama"):
-            attempt("kv-dtype", "--kv-dtype q8_0 (llama.cpp)", kv_dtype="q8_0",
-                    engine=request.engine if request.engine != "auto" else "llama.cpp")
+        offered: set[str] = set()
+        for name, eng in engines.REGISTRY.items():
+            wanted = request.engine == name or (request.engine == "auto" and eng.auto)
+            for kv in eng.smaller_kv_dtypes if wanted else ():
+                if kv not in offered:  # one engine per smaller KV type is enough to show the change
+                    before = len(changes)
+                    attempt("kv-dtype", f"--kv-dtype {kv} ({eng.label})", kv_dtype=kv, engine=name)
+                    if len(changes) > before:
+                        offered.add(kv)
     if request.precision != "auto":
         attempt("precision", "another precision (--precision auto)", precision="auto")
     if request.engine != "auto":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from probes.schema import Snapshot
+from rules import engines
 from rules.devices import Device, Devices, usable_devices
 from rules.plan import Request
 from rules.precisions import Precision
@@ -173,8 +174,8 @@ class MatrixDecider:
             if fallback is not None and precisions[0].quality_rank >= FOUR_BIT_QUALITY_RANK:
                 break  # no later group can hold an all-GPU plan at 4-bit or better
         best = best or fallback
-        if devs.nvml_problem and (best is None or self.request.engine in ("vllm", "tensorrt-llm")
-                                  or self.request.devices is not None):
+        gpu_only = self.request.engine != "auto" and engines.get(self.request.engine).needs_gpu
+        if devs.nvml_problem and (best is None or gpu_only or self.request.devices is not None):
             return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
         if devs.unreadable and best is None:
             return Cell(False, reason=f"{'; '.join(devs.unreadable)}, and nothing fits without it",

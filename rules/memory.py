@@ -1,15 +1,15 @@
 """Memory, part by part: weights, KV cache, activations / workspace, runtime. Pure arithmetic, bytes.
 
-Engine constants are calibrated on published measurements (tests/data/measured-dev.json: Qwen2.5 with HF
-transformers, torch allocator peaks), llama.cpp's published GGUF sizes, and our own CPU measurements
-(benchmarks/data/cpu-transformers.json: peak RSS of HF transformers); benchmarks/compare.py prints how far every
-estimate lands from every measurement.
+Weights follow the formats' layouts (llama.cpp's published GGUF sizes check the mixes); the KV cache formula asks
+the engine (rules/engines/) how it stores sliding-window layers, MLA latents and blocks; each engine's activations
+and runtime are in its module; benchmarks/compare.py prints how far every estimate lands from every measurement.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 from rules.gguf_mix import MIXES, TYPE_BITS, LayerShape, mix_bytes
 from rules.precisions import Precision
@@ -18,41 +18,18 @@ from rules.spec import ModelSpec
 GIB = 1024**3
 MIB = 1024**2
 
-# --- engine constants (see module docstring for where they come from) ----------------------------------
-CUDA_CONTEXT_TORCH = 512 * MIB  # CUDA context + cuBLAS/cuDNN handles of a torch process, per GPU
-CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners, per GPU
-TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
-# HF transformers on the CPU: calibrated by advisor.calibration.fit_cpu_constants on the calibration half of
-# benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
-TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
-TRANSFORMERS_CPU_ACT_BASE = 115 * MIB  # generate's fixed workspace
-TRANSFORMERS_CPU_MLP = 10.2  # x prompt tokens x FFN width x element bytes: the MLP's intermediates (and their holes)
-TRANSFORMERS_CPU_HOLES = 0.3  # x layers x the prompt's hidden state (capped at the mmap ceiling): heap holes
-# the widest run-to-run spread of one row's peak RSS in that dataset (largest over smallest run, less 1, rounded up to
-# a whole percent): the same generate() peaks this much higher or lower in another fresh process (heap holes)
-TRANSFORMERS_CPU_RUN_SPREAD = 0.28
-# glibc serves blocks of at least its mmap threshold with mmap and gives them back to the kernel when freed; the
-# threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
-# stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
-GLIBC_MMAP_CEILING = 32 * MIB
-VLLM_EXTRA = 1024 * MIB  # CUDA graphs and non-torch allocations vLLM reports besides its budget
-VLLM_BATCHED_TOKENS = 8192  # vLLM's default max_num_batched_tokens (chunked prefill)
-VLLM_MAX_SEQS = 256  # vLLM's default max_num_seqs: the profile run samples this many sequences
-VLLM_BLOCK = 16  # tokens per KV block (paged attention)
-LLAMACPP_UBATCH = 512  # llama.cpp's default physical micro-batch (-ub)
-LLAMACPP_BASE = 256 * MIB  # graph / scratch allocations besides the compute buffer
-LLAMACPP_CPU_PROCESS = 128 * MIB
-QUANT_WORKSPACE_FACTOR = 1.2  # GPTQ/AWQ kernels keep a dequantized scratch of about the largest matrix
-
+# Engine constants live in each engine's module (rules/engines/); what is here is shared arithmetic.
 ADAMW_BYTES_PER_PARAM = 16  # bf16 weights 2 + bf16 grads 2 + fp32 master 4 + two fp32 moments 8
 ADAPTER_BYTES_PER_PARAM = 16  # fp32 adapter weights 4 + grads 4 + two moments 8
 
 
-def compute_bytes(precision: Precision, on_cpu: bool) -> int:
-    """Bytes per activation element."""
-    if precision.name == "fp32" or (on_cpu and precision.family != "gguf" and precision.name != "bf16"):
-        return 4
-    return 2
+class KvRules(Protocol):
+    """What the KV cache formula needs to know of an engine (rules/engines/base.py implements it)."""
+
+    caches_latent: ClassVar[bool]
+    kv_block_tokens: ClassVar[int]
+
+    def caps_sliding_window(self, spec: ModelSpec) -> bool: ...
 
 
 # --- weights ----------------------------------------------------------------------------------------------
@@ -144,29 +121,16 @@ def _gguf_split(spec: ModelSpec, mix_name: str) -> WeightSplit:
 
 # --- KV cache ---------------------------------------------------------------------------------------------
 
-def caps_sliding_window(engine: str, spec: ModelSpec) -> bool:
-    """Does this engine store only `window` tokens for sliding-window layers?"""
-    if engine in ("vllm", "llama.cpp", "ollama", "tensorrt-llm"):
-        return True
-    # transformers: the hybrid cache of Gemma 2/3 caps sliding layers; the default dynamic cache does not.
-    return engine == "transformers" and (spec.model_type or "").startswith(("gemma2", "gemma3"))
-
-
-def caches_latent(engine: str) -> bool:
-    """MLA models: engines that cache the compressed latent instead of full K and V."""
-    return engine in ("vllm", "llama.cpp", "ollama", "tensorrt-llm")
-
-
-def kv_bytes_per_token_layer(spec: ModelSpec, engine: str, element_bytes: float) -> float:
+def kv_bytes_per_token_layer(spec: ModelSpec, engine: KvRules, element_bytes: float) -> float:
     if spec.mla is not None:
-        if caches_latent(engine):
+        if engine.caches_latent:
             return (spec.mla.kv_lora_rank + spec.mla.qk_rope_head_dim) * element_bytes
         heads = spec.heads or 1
         return heads * (spec.mla.qk_nope_head_dim + spec.mla.qk_rope_head_dim + spec.mla.v_head_dim) * element_bytes
     return 2 * (spec.kv_heads or 0) * (spec.head_dim or 0) * element_bytes
 
 
-def kv_cache_bytes(spec: ModelSpec, engine: str, tokens: int, batch: int, element_bytes: float,
+def kv_cache_bytes(spec: ModelSpec, engine: KvRules, tokens: int, batch: int, element_bytes: float,
                    layers: range | None = None) -> int:
     """2 x layers x KV heads x head dim x tokens x batch x bytes (windows and MLA latents as the engine does).
 
@@ -175,11 +139,11 @@ def kv_cache_bytes(spec: ModelSpec, engine: str, tokens: int, batch: int, elemen
     """
     if spec.kind == "other" or not spec.layers:
         return 0
-    if engine == "vllm":
-        tokens = math.ceil(tokens / VLLM_BLOCK) * VLLM_BLOCK
+    block = engine.kv_block_tokens
+    tokens = math.ceil(tokens / block) * block
     per = kv_bytes_per_token_layer(spec, engine, element_bytes)
     windows = spec.sliding_windows or [None] * spec.layers
-    cap = caps_sliding_window(engine, spec)
+    cap = engine.caps_sliding_window(spec)
     total = 0.0
     for i in layers if layers is not None else range(spec.layers):
         window = windows[i] if i < len(windows) else None
@@ -192,61 +156,6 @@ def kv_cache_bytes(spec: ModelSpec, engine: str, tokens: int, batch: int, elemen
 
 def ffn_width(spec: ModelSpec) -> int:
     return spec.intermediate_size or 4 * (spec.hidden_size or 0)
-
-
-def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
-    """HF transformers' prefill peak beyond weights and KV, per device holding layers.
-
-    Calibrated on the Qwen2.5 measurements: the peak grows with the prompt by about (4 x FFN width + hidden)
-    elements per token (MLP intermediates of the widest layer), on top of a fixed allocator workspace.
-    """
-    if spec.kind == "other":
-        return spec.typical_activation_bytes or 0
-    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
-    logits = (spec.vocab_size or 0) * 4 * 2 * batch  # only the last position's logits are kept, in fp32
-    return TRANSFORMERS_BASE + prompt_tokens * batch * per_token + logits
-
-
-def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
-    """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS).
-
-    The MLP's intermediates at the prompt's length, plus per layer the hidden-state-sized temporaries that glibc
-    keeps resident as holes in the heap once freed (see heap_kept). Never smaller for a longer prompt.
-    """
-    if spec.kind == "other":
-        return spec.typical_activation_bytes or 0
-    tokens = prompt_tokens * batch
-    mlp = TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes
-    holes = TRANSFORMERS_CPU_HOLES * (spec.layers or 0) * heap_kept(tokens * (spec.hidden_size or 0) * element_bytes)
-    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + mlp + holes)
-
-
-def heap_kept(block_bytes: int) -> int:
-    """The most a freed temporary of this size can leave resident in glibc's heap: all of it below the mmap
-    ceiling; a bigger block is mmapped and given back, but the smaller temporaries around it still leave holes,
-    so the term stays at the ceiling rather than dropping (which also keeps estimates monotone in the prompt)."""
-    return min(block_bytes, GLIBC_MMAP_CEILING)
-
-
-def quant_workspace(spec: ModelSpec, precision: Precision) -> int:
-    if precision.name in ("gptq-int4", "awq-int4"):
-        return int(QUANT_WORKSPACE_FACTOR * (spec.hidden_size or 0) * ffn_width(spec) * 2)
-    return 0
-
-
-def vllm_activations(spec: ModelSpec, context: int, batch: int, tp: int) -> int:
-    """vLLM's profiled peak: one batch of max_num_batched_tokens, plus sampling logits of max_num_seqs."""
-    tokens = min(VLLM_BATCHED_TOKENS, max(context * batch, 1))
-    per_token = (4 * ffn_width(spec) // tp + (spec.hidden_size or 0)) * 2
-    sampler = 2 * VLLM_MAX_SEQS * (spec.vocab_size or 0) * 4
-    return tokens * per_token + sampler
-
-
-def llamacpp_compute(spec: ModelSpec, context: int) -> int:
-    """llama.cpp's compute buffer for one micro-batch (flash attention on: no context x context term)."""
-    ub = min(LLAMACPP_UBATCH, max(context, 1))
-    h = spec.hidden_size or 0
-    return LLAMACPP_BASE + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + ffn_width(spec)))
 
 
 # --- training ---------------------------------------------------------------------------------------------

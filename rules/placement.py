@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rules import engines
 from rules import memory as M
 from rules.devices import Device
+from rules.engines import Engine
 from rules.plan import DeviceUse, Memory, Placement, Request
 from rules.precisions import KV_BYTES, Precision
 from rules.spec import ModelSpec
@@ -59,6 +61,10 @@ class Job:
     kv_bytes: float
     joint: bool = False  # placing several models: pre-allocating engines reserve only what they need
 
+    @property
+    def eng(self) -> Engine:
+        return engines.get(self.engine)
+
 
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
 
@@ -78,20 +84,10 @@ def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit
 
 
 def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int, int, int]:
-    spec, p, engine, ctx, batch = job.spec, job.precision, job.engine, job.context, job.request.batch
+    spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     w = M.weight_split(spec, p)
-    kv = M.kv_cache_bytes(spec, engine, ctx, batch, job.kv_bytes)
-    if engine in ("vllm", "tensorrt-llm"):
-        act = M.vllm_activations(spec, ctx, batch, tp)
-        runtime = M.VLLM_EXTRA + M.CUDA_CONTEXT_TORCH
-    elif engine in ("llama.cpp", "ollama"):
-        act = M.llamacpp_compute(spec, ctx)
-        runtime = M.LLAMACPP_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_LLAMACPP
-    else:
-        activations = M.transformers_cpu_activations if on_cpu else M.transformers_activations
-        act = activations(spec, ctx, batch, M.compute_bytes(p, on_cpu)) + M.quant_workspace(spec, p)
-        runtime = M.TRANSFORMERS_CPU_PROCESS if on_cpu else M.CUDA_CONTEXT_TORCH
-    return w, kv, act, runtime
+    kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)
+    return w, kv, eng.activations(spec, p, ctx, batch, tp, on_cpu), eng.runtime(on_cpu)
 
 
 def single(job: Job, device: Device) -> Draft:
@@ -99,48 +95,35 @@ def single(job: Job, device: Device) -> Draft:
     on_cpu = device.kind == "cpu"
     w, kv, act, runtime = _inference_parts(job, on_cpu)
     placement: Placement = "cpu" if on_cpu else "unified" if device.unified else "single-gpu"
-    if job.engine in ("vllm", "tensorrt-llm"):
+    if job.eng.memory_flag is not None and not on_cpu:
         return _preallocating(job, (device,), 1)
     memory = _mem(w.total, kv, act, runtime)
     use = _use(device, memory)
-    notes: tuple[str, ...] = ()
-    if on_cpu and job.engine == "transformers":
-        notes = (f"peak RAM of the same run moves by up to {M.TRANSFORMERS_CPU_RUN_SPREAD:.0%} between processes "
-                 "(freed memory left in holes of glibc's heap); the estimate is calibrated on the worst of several "
-                 "runs",)
+    notes = job.eng.cpu_notes() if on_cpu else ()
     return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers, notes=notes)
 
 
 def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
-    """vLLM / TensorRT-LLM: each GPU reserves utilization x total; weights, peak activations and the KV of
-    the requested sequences must fit in that reservation, and the reservation in free memory."""
+    """vLLM / SGLang / TensorRT-LLM: each GPU holds its share of the weights and KV heads; what the engine
+    reserves, and whether the plan fits in it, is the engine's own rule (its memory flag)."""
     spec = job.spec
     w, kv, act, runtime = _inference_parts(job, False, tp)
     kv_shards = 1 if spec.mla is not None else max(1, min(tp, spec.kv_heads or 1))
     per_gpu = _mem(math.ceil(w.total / tp), math.ceil(kv / kv_shards), act, runtime)
     uses = []
-    utils = []
+    flags = []
     for d in devices:
-        need = per_gpu.total_bytes
-        if job.request.gpu_memory_utilization is not None:
-            util = job.request.gpu_memory_utilization
-        elif job.joint:
-            util = min(0.99, math.ceil(need / d.total * 100 + 1) / 100)
-        else:
-            util = max(0.0, min(0.9, math.floor(d.budget / d.total * 100) / 100))
-        reserved = int(util * d.total)
-        use = _use(d, per_gpu, reserved)
-        if job.request.gpu_memory_utilization is not None:
-            fits = need <= reserved <= d.free  # vLLM refuses to start when free memory is below its reservation
-        else:
-            fits = need <= reserved <= d.budget
-        uses.append(use.model_copy(update={"fits": fits}))
-        utils.append(util)
+        r = job.eng.reserve(per_gpu.weights_bytes, per_gpu.kv_cache_bytes, act + runtime, d.total, d.free, d.budget,
+                            job.request.gpu_memory_utilization, job.joint)
+        assert r is not None
+        use = _use(d, per_gpu, r.reserved_bytes)
+        uses.append(use.model_copy(update={"fits": r.fits}))
+        flags.append(r.fraction)
     placement: Placement = "tensor-parallel" if tp > 1 else ("unified" if devices[0].unified else "single-gpu")
-    chosen: float | None = min(utils) if utils else None
+    chosen: float | None = min(flags) if flags else None
     notes: tuple[str, ...] = ()
-    if chosen is not None and job.request.gpu_memory_utilization is None and chosen < 0.9:
-        notes = (f"--gpu-memory-utilization {chosen:.2f} (not the default 0.90): other processes hold memory",)
+    if chosen is not None and job.request.gpu_memory_utilization is None and chosen < 0.85:
+        notes = (f"{job.eng.memory_flag} {chosen:.2f} (below the engine's default): other processes hold memory",)
     return Draft(placement, tuple(uses), all(u.fits for u in uses), gpu_layers=w.layers, tensor_parallel_size=tp,
                  gpu_memory_utilization=chosen, notes=notes)
 
@@ -186,19 +169,19 @@ def offload(job: Job, gpu: Device, cpu: Device) -> Draft:
     w, kv, act, runtime = _inference_parts(job, False)
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
-    if job.engine in ("llama.cpp", "ollama"):
+    if not job.eng.offload_keeps_kv_on_gpu:
         # llama.cpp keeps token_embd on the CPU; offloaded layers carry their KV with them.
         per_layer = w.per_layer + kv_layer
         n = max(0, min(layers - 1, (gpu.budget - act - runtime) // per_layer if per_layer else 0))
         gpu_mem = _mem(n * w.per_layer, n * kv_layer, act, runtime)
         cpu_mem = _mem((layers - n) * w.per_layer + w.outside, (layers - n) * kv_layer,
-                       M.llamacpp_compute(spec, job.context) // 2, M.LLAMACPP_CPU_PROCESS)
+                       job.eng.cpu_activations(spec, job.context), job.eng.runtime(True))
     else:
         # accelerate's offload keeps the KV cache and activations on the GPU and streams CPU layers in.
         fixed = w.outside + kv + act + runtime + w.per_layer  # one streamed layer in flight
         n = max(0, min(layers - 1, (gpu.budget - fixed) // w.per_layer if w.per_layer else 0))
         gpu_mem = _mem(w.outside + (n + 1) * w.per_layer, kv, act, runtime)
-        cpu_mem = _mem((layers - n) * w.per_layer, 0, 0, M.TRANSFORMERS_CPU_PROCESS)
+        cpu_mem = _mem((layers - n) * w.per_layer, 0, 0, job.eng.runtime(True))
     if n < 1:
         return Draft("offload", (_use(gpu, gpu_mem), _use(cpu, cpu_mem)), False, gpu_layers=0,
                      problem=f"not even one layer fits on {gpu.label()} beside the cache and workspace")
@@ -214,7 +197,7 @@ def training(job: Job, devices: tuple[Device, ...]) -> Draft:
     spec, req = job.spec, job.request
     tokens = job.context
     act = M.training_activations(spec, tokens, req.batch, req.gradient_checkpointing)
-    runtime = M.CUDA_CONTEXT_TORCH
+    runtime = job.eng.runtime(devices[0].kind == "cpu")
     n = len(devices)
     if req.mode == "finetune":
         weights = spec.params_total * M.ADAMW_BYTES_PER_PARAM // n

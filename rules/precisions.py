@@ -12,21 +12,17 @@ from dataclasses import dataclass
 
 from rules.gguf_mix import MIXES
 
-ENGINES = ("vllm", "tensorrt-llm", "transformers", "llama.cpp", "ollama")
-GGUF_ENGINES = ("llama.cpp", "ollama")
-
 
 @dataclass(frozen=True)
 class Precision:
     name: str
     family: str  # float | fp8 | int8 | int4 | fp4 | gguf
     bits: float  # bits per weight of quantized matrices, scales and zeros included
-    quality_rank: int  # 0 best
-    engines: tuple[str, ...]
+    quality_rank: int  # 0 best (which engines run it is each engine's own fact: rules/engines/)
     needs: str | None = None  # ability a GPU must have: bf16 | fp8 | fp4 | int8_tensor_cores
     min_cc: tuple[int, int] | None = None  # compute capability floor on NVIDIA GPUs
     keeps_16bit: bool = False  # embeddings, output head and norms stay 16-bit
-    cpu: bool = False  # runs on CPU (in the engines listed)
+    cpu: bool = False  # runs on the CPU (in the engines that run it there)
     torch_dtype: str | None = None  # transformers' torch_dtype for this choice
     quality: str = ""
     method: str = ""  # how the weights get this precision (for settings)
@@ -35,32 +31,32 @@ class Precision:
 # Quality notes cite published figures where there are any; "ppl" = perplexity change vs F16 on Llama-3.1-8B
 # as printed in llama.cpp's tools/quantize/README.md.
 PRECISIONS: tuple[Precision, ...] = (
-    Precision("bf16", "float", 16, 0, ("vllm", "tensorrt-llm", "transformers"), needs="bf16", cpu=True,
+    Precision("bf16", "float", 16, 0, needs="bf16", cpu=True,
               torch_dtype="bfloat16", quality="full quality (the native dtype of most current checkpoints)"),
-    Precision("fp16", "float", 16, 0, ("vllm", "tensorrt-llm", "transformers"), torch_dtype="float16",
+    Precision("fp16", "float", 16, 0, torch_dtype="float16",
               quality="full quality; overflow risk for some bf16-trained models"),
-    Precision("fp32", "float", 32, 0, ("transformers",), cpu=True, torch_dtype="float32",
+    Precision("fp32", "float", 32, 0, cpu=True, torch_dtype="float32",
               quality="full quality at twice the memory of bf16"),
-    Precision("fp8", "fp8", 8, 1, ("vllm", "tensorrt-llm"), needs="fp8", keeps_16bit=True, torch_dtype="bfloat16",
+    Precision("fp8", "fp8", 8, 1, needs="fp8", keeps_16bit=True, torch_dtype="bfloat16",
               quality="near-lossless (dynamic per-tensor E4M3)", method="vllm --quantization fp8"),
-    Precision("int8", "int8", 8 + 32 / 4096, 2, ("transformers",), needs="int8_tensor_cores", keeps_16bit=True,
+    Precision("int8", "int8", 8 + 32 / 4096, 2, needs="int8_tensor_cores", keeps_16bit=True,
               torch_dtype="float16", quality="near-lossless (LLM.int8 with outlier decomposition)",
               method="bitsandbytes LLM.int8"),
-    Precision("int8-w8a8", "int8", 8 + 16 / 4096, 2, ("vllm", "tensorrt-llm"), min_cc=(7, 5), keeps_16bit=True,
+    Precision("int8-w8a8", "int8", 8 + 16 / 4096, 2, min_cc=(7, 5), keeps_16bit=True,
               torch_dtype="bfloat16", quality="near-lossless (SmoothQuant-style W8A8)",
               method="a pre-quantized W8A8 / GPTQ-8bit checkpoint"),
-    Precision("awq-int4", "int4", 4 + 16 / 128 + 4 / 128, 4, ("vllm", "tensorrt-llm", "transformers"), min_cc=(7, 5),
+    Precision("awq-int4", "int4", 4 + 16 / 128 + 4 / 128, 4, min_cc=(7, 5),
               keeps_16bit=True, torch_dtype="float16", quality="small loss (activation-aware, group 128)",
               method="a pre-quantized AWQ checkpoint"),
-    Precision("gptq-int4", "int4", 4 + 16 / 128 + 4 / 128, 4, ("vllm", "transformers"), min_cc=(7, 5), keeps_16bit=True,
+    Precision("gptq-int4", "int4", 4 + 16 / 128 + 4 / 128, 4, min_cc=(7, 5), keeps_16bit=True,
               torch_dtype="float16", quality="small loss (GPTQ, group 128)", method="a pre-quantized GPTQ checkpoint"),
-    Precision("nf4", "int4", 4 + 32 / 64, 5, ("transformers",), min_cc=(6, 0), keeps_16bit=True,
+    Precision("nf4", "int4", 4 + 32 / 64, 5, min_cc=(6, 0), keeps_16bit=True,
               torch_dtype="bfloat16", quality="small loss (bitsandbytes NF4, blocks of 64)",
               method="bitsandbytes 4-bit NF4"),
-    Precision("nvfp4", "fp4", 4 + 8 / 16, 4, ("vllm", "tensorrt-llm"), needs="fp4", keeps_16bit=True,
+    Precision("nvfp4", "fp4", 4 + 8 / 16, 4, needs="fp4", keeps_16bit=True,
               torch_dtype="bfloat16", quality="small loss (FP4 with an FP8 scale per 16)",
               method="a pre-quantized NVFP4 checkpoint"),
-    Precision("mxfp4", "fp4", 4 + 8 / 32, 5, ("vllm",), needs="fp4", keeps_16bit=True, torch_dtype="bfloat16",
+    Precision("mxfp4", "fp4", 4 + 8 / 32, 5, needs="fp4", keeps_16bit=True, torch_dtype="bfloat16",
               quality="small loss (OCP MXFP4, scale per 32)", method="a pre-quantized MXFP4 checkpoint"),
 )
 
@@ -85,7 +81,7 @@ _GGUF_QUALITY: dict[str, tuple[int, str]] = {
 }
 
 GGUF_PRECISIONS: tuple[Precision, ...] = tuple(
-    Precision(name, "gguf", 0.0, rank, GGUF_ENGINES, cpu=True, quality=quality, method=f"a {name} GGUF file")
+    Precision(name, "gguf", 0.0, rank, cpu=True, quality=quality, method=f"a {name} GGUF file")
     for name, (rank, quality) in _GGUF_QUALITY.items() if name in MIXES
 )
 

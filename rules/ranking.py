@@ -5,12 +5,15 @@ joint placement of several models.
    runs on it: offload is several times slower (every token streams the CPU layers), a price a person would not
    pay for a small gain in quality. Below 4-bit quality, quality goes first again.
 2. Then quality (bf16/fp16 > fp8 > int8 > 4-bit > lower), then speed (one GPU or tensor-parallel > layer split >
-   offload > CPU), then the format the hardware runs natively (preference), then the engine, then headroom.
+   offload > CPU), then the format the hardware runs natively (preference), then the engine (each engine's
+   `rank`), then headroom.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+
+from rules import engines
 
 SpeedClass = Literal["all-gpu", "offload", "cpu"]
 
@@ -19,7 +22,6 @@ SPEED_CLASS: dict[str, SpeedClass] = {"single-gpu": "all-gpu", "tensor-parallel"
                                       "fsdp": "all-gpu", "layer-split": "all-gpu", "offload": "offload", "cpu": "cpu"}
 SPEED_CLASS_TEXT = {"all-gpu": "all on GPU", "offload": "GPU + CPU offload, several times slower",
                     "cpu": "CPU only, slowest"}
-ENGINE_RANK = {"vllm": 0, "tensorrt-llm": 1, "llama.cpp": 2, "transformers": 3, "ollama": 4}
 # Quality ranks (rules/precisions.py) at 4-bit or better: nf4, mxfp4, Q4_0, Q4_K_S, IQ4_XS are 5.
 FOUR_BIT_QUALITY_RANK = 5
 
@@ -31,7 +33,8 @@ def speed_class(placement: str) -> SpeedClass:
 def order_key(quality_rank: int, placement: str, preference: int, engine: str) -> tuple[int, int, int, int, int]:
     """The rank of a plan before headroom; smaller is better."""
     all_gpu_good = SPEED_CLASS[placement] == "all-gpu" and quality_rank <= FOUR_BIT_QUALITY_RANK
-    return (0 if all_gpu_good else 1, quality_rank, SPEED_RANK[placement], preference, ENGINE_RANK.get(engine, 9))
+    rank = engines.REGISTRY[engine].rank if engine in engines.REGISTRY else 9
+    return (0 if all_gpu_good else 1, quality_rank, SPEED_RANK[placement], preference, rank)
 
 
 def rank_key(quality_rank: int, placement: str, preference: int, engine: str, headroom_fraction: float,

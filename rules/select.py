@@ -8,22 +8,22 @@ from dataclasses import replace
 from typing import Any
 
 from probes.schema import Snapshot
+from rules import engines
 from rules import placement as P
 from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
-from rules.precisions import ALL, ENGINES, GGUF_ENGINES, KV_BYTES, Precision, lookup
-from rules.ranking import ENGINE_RANK, SPEED_RANK, rank_key, speed_class  # noqa: F401 - ENGINE_RANK re-exported
+from rules.precisions import ALL, KV_BYTES, Precision, lookup
+from rules.ranking import SPEED_RANK, rank_key, speed_class
 from rules.spec import ModelSpec
 from rules.units import gib
 
 Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 DEFAULT_CONTEXT_CAP = 8192
 ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
-ENGINE_MIN_CC = {"vllm": (7, 0), "tensorrt-llm": (7, 5), "transformers": (3, 7), "llama.cpp": (5, 0), "ollama": (5, 0)}
 MAX_CONTEXT = 10_000_000
 
-GGUF_FILE = Precision("gguf-file", "gguf", 0.0, 4, GGUF_ENGINES, cpu=True, quality="as quantized in the file",
+GGUF_FILE = Precision("gguf-file", "gguf", 0.0, 4, cpu=True, quality="as quantized in the file",
                       method="the GGUF file itself")
 
 
@@ -34,8 +34,8 @@ def validate(request: Request) -> list[str]:
         problems.append(f"--context must be between 1 and {MAX_CONTEXT:,} tokens (got {request.context})")
     if not 1 <= request.batch <= 65536:
         problems.append(f"--batch must be between 1 and 65536 (got {request.batch})")
-    if request.engine != "auto" and request.engine not in ENGINES:
-        problems.append(f"unknown engine {request.engine!r} (choose from auto, {', '.join(ENGINES)})")
+    if request.engine != "auto" and request.engine not in engines.REGISTRY:
+        problems.append(f"unknown engine {request.engine!r} (choose from auto, {', '.join(engines.NAMES)})")
     if request.precision != "auto" and not lookup(request.precision):
         from rules.precisions import known_names
 
@@ -46,8 +46,15 @@ def validate(request: Request) -> list[str]:
         problems.append("--headroom cannot be negative")
     if request.gpu_memory_utilization is not None and not 0.05 <= request.gpu_memory_utilization <= 1.0:
         problems.append("--gpu-memory-utilization must be between 0.05 and 1.0")
-    if request.mode in ("finetune", "lora", "qlora") and request.engine not in ("auto", "transformers"):
-        problems.append(f"--mode {request.mode} runs with transformers, not {request.engine}")
+    trainers = engines.training_engines()
+    if request.mode in ("finetune", "lora", "qlora") and request.engine not in ("auto", *trainers):
+        problems.append(f"--mode {request.mode} runs with {' or '.join(trainers)}, not {request.engine}")
+    if request.kv_dtype != "auto" and request.engine in engines.REGISTRY:
+        eng = engines.get(request.engine)
+        if request.kv_dtype not in eng.kv_dtypes:
+            takes = [n for n, e in engines.REGISTRY.items() if request.kv_dtype in e.kv_dtypes]
+            problems.append(f"--kv-dtype {request.kv_dtype} is not a KV cache type of {eng.label} (it is one of "
+                            f"{', '.join(takes)})")
     if not 1 <= request.lora_rank <= 4096:
         problems.append("--lora-rank must be between 1 and 4096")
     return problems
@@ -66,14 +73,15 @@ def default_context(spec: ModelSpec, request: Request) -> int:
 def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) -> str | None:
     """Why this precision / engine cannot run on this device, or None."""
     p = precision.name
+    eng = engines.get(engine)
     if device.kind == "cpu":
-        if engine in ("vllm", "tensorrt-llm"):
+        if eng.needs_gpu:
             return f"{engine} needs a GPU"
         if not precision.cpu:
             return f"{p} needs GPU kernels; it does not run on the CPU"
         return None
     if device.apple:
-        if engine in ("vllm", "tensorrt-llm"):
+        if not eng.runs_on_apple:
             return f"{engine} does not run on Apple GPUs"
         if precision.family in ("fp8", "int8", "int4", "fp4"):
             return f"{p} needs CUDA kernels; Apple GPUs run GGUF (llama.cpp) or fp16/bf16 (MPS)"
@@ -83,15 +91,15 @@ def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) 
     if cap is None:
         return f"compute capability of {where} is unknown, so {p} / {engine} cannot be checked"
     cc = f"{cap[0]}.{cap[1]}"
-    floor = ENGINE_MIN_CC.get(engine)
-    if floor and cap < floor:
+    floor = eng.min_cc
+    if cap < floor:
         return f"{engine} needs compute capability ≥ {floor[0]}.{floor[1]}; {where} is {cc}"
     abilities = device.gpu.abilities if device.gpu else None
     if precision.needs and (abilities is None or not getattr(abilities, precision.needs)):
         return f"{p} needs compute capability {ABILITY_TEXT[precision.needs]}; {where} is {cc}"
     if precision.min_cc and cap < precision.min_cc:
         return f"{p} needs compute capability ≥ {precision.min_cc[0]}.{precision.min_cc[1]}; {where} is {cc}"
-    if engine in ("transformers", "vllm") and snapshot.torch.installed:
+    if eng.checks_torch_kernels and snapshot.torch.installed:
         for dev in snapshot.torch.devices:
             if dev.backend == "cuda" and dev.kernels == "missing" and dev.compute_capability == cc:
                 return f"the installed torch {snapshot.torch.version} has no kernels for compute capability {cc} ({where})"
@@ -154,13 +162,11 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
 
 def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list[str]:
     if spec.kind == "other" or request.mode != "inference":
-        return ["transformers"]
-    engines = list(precision.engines)
+        return list(engines.training_engines())
+    names = list(engines.running(precision))
     if request.engine != "auto":
-        engines = [e for e in engines if e == request.engine]
-    elif "ollama" in engines:
-        engines.remove("ollama")  # same runtime as llama.cpp; asked for by name only
-    return engines
+        return [e for e in names if e == request.engine]
+    return [e for e in names if engines.get(e).auto]  # Ollama: the same runtime as llama.cpp, by name only
 
 
 def _one_per_kind(gpus: tuple[Device, ...]) -> tuple[Device, ...]:
@@ -179,7 +185,7 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
     """Every placement this engine supports on these devices. No placement spans two MIG instances or a
     unified-memory GPU and another device; with `--gpus` none runs on the CPU alone."""
     gpus = devs.gpus
-    engine, mode = job.engine, job.request.mode
+    mode = job.request.mode
     cpu = devs.cpu
     together = spannable(gpus)
     if mode != "inference":
@@ -194,17 +200,17 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
         return
     for g in _one_per_kind(gpus) if one_single_per_kind else gpus:
         yield P.single(job, g)
-    if engine in ("vllm", "tensorrt-llm"):
+    eng = job.eng
+    if eng.tensor_parallel:
         heads = job.spec.heads or 1
         for group in _identical_groups(gpus):
             if heads % len(group) == 0:
                 yield P.tensor_parallel(job, group)
-        return
-    if len(together) > 1:
+    if eng.layer_split and len(together) > 1:
         yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget)))
-    if cpu is not None:
+    if cpu is not None and not eng.needs_gpu:
         offloadable = [g for g in gpus if not g.unified]
-        if offloadable and job.spec.kind == "llm":
+        if eng.offload and offloadable and job.spec.kind == "llm":
             best = max(offloadable, key=lambda d: d.budget)
             yield P.offload(job, best, cpu)
         if devs.cpu_only_allowed:
@@ -341,18 +347,19 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
     """
     context = default_context(spec, request)
     for p in precisions:
-        engines = engines_for(p, request, spec)
-        if not engines:
+        names = engines_for(p, request, spec)
+        if not names:
             rejected.append(Rejected(precision=p.name, engine=request.engine,
-                                     reason=f"{p.name} does not run on {request.engine} (it runs on {', '.join(p.engines)})"))
+                                     reason=f"{p.name} does not run on {request.engine} (it runs on "
+                                            f"{', '.join(engines.running(p))})"))
             continue
-        for engine in engines:
+        for engine in names:
             kv = P.kv_element_bytes(request.kv_dtype, p)
-            if request.kv_dtype in ("q8_0", "q4_0") and engine not in GGUF_ENGINES:
-                rejected.append(Rejected(precision=p.name, engine=engine, reason=f"KV dtype {request.kv_dtype} is llama.cpp's"))
-                continue
-            if request.kv_dtype == "fp8" and engine not in ("vllm", "tensorrt-llm"):
-                rejected.append(Rejected(precision=p.name, engine=engine, reason="an fp8 KV cache needs vLLM or TensorRT-LLM"))
+            eng = engines.get(engine)
+            if request.kv_dtype != "auto" and request.kv_dtype not in eng.kv_dtypes:
+                takes = [n for n, e in engines.REGISTRY.items() if request.kv_dtype in e.kv_dtypes]
+                rejected.append(Rejected(precision=p.name, engine=engine, reason=f"a {request.kv_dtype} KV cache is not "
+                                         f"{eng.label}'s (it is {', '.join(takes)}'s)"))
                 continue
             job = P.Job(spec, p, engine, request, context, kv, joint)
             allowed = []
@@ -360,7 +367,7 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 why = gate(p, engine, d, snapshot)
                 if why is None:
                     allowed.append(d)
-                elif d.kind == "gpu" or engine in ("transformers",) or not devs.gpus:
+                elif d.kind == "gpu" or not eng.needs_gpu or not devs.gpus:
                     rejected.append(Rejected(precision=p.name, engine=engine, placement=d.key, reason=why))
             sub = replace(devs, gpus=tuple(d for d in allowed if d.kind == "gpu"),
                           cpu=devs.cpu if devs.cpu in allowed else None)
@@ -467,7 +474,8 @@ def _cannot_tell(devs: Devices, request: Request, found: bool, notes: list[str])
     why = None
     if devs.nvml_problem:
         notes.append(f"NVML could not be read ({devs.nvml_problem}); GPU plans were not considered")
-        if not found or request.engine in ("vllm", "tensorrt-llm") or request.devices is not None:
+        gpu_only = request.engine != "auto" and engines.get(request.engine).needs_gpu
+        if not found or gpu_only or request.devices is not None:
             why = f"the GPUs could not be read: {devs.nvml_problem}"
     if devs.unreadable:
         notes.extend(f"{u}; not used" for u in devs.unreadable)

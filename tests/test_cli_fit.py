@@ -140,7 +140,7 @@ def test_check_cannot_tell(hw):
         (["qwen2.5:7b", "--engine", "magic"], "unknown engine 'magic'"),
         (["qwen2.5:7b", "--precision", "fp8", "--engine", "llama.cpp"], "--precision fp8 does not run on llama.cpp"),
         (["qwen2.5:7b", "--mode", "qlora", "--precision", "bf16"], "--mode qlora quantizes the base to nf4"),
-        (["qwen2.5:7b", "--kv-dtype", "q8_0", "--engine", "vllm"], "--kv-dtype q8_0 is a llama.cpp cache type"),
+        (["qwen2.5:7b", "--kv-dtype", "q8_0", "--engine", "vllm"], "--kv-dtype q8_0 is not a KV cache type of vLLM"),
         (["qwen2.5:7b", "--gpu", "RTX 9999"], "--gpu: 'RTX 9999' is not in the GPU table"),
         (["qwen2.5:7b", "--headroom", "120%"], "--headroom: 120% is not between"),
         (["qwen2.5:7b", "--gpus", "a,b"], "--gpus: expected NVML indices"),

@@ -11,7 +11,7 @@ import math
 import statistics
 from pathlib import Path
 
-from advisor.calibration import (
+from benchmarks.calibration import (
     CPU_CALIBRATION_MODELS,
     cpu_cross_validation,
     cpu_estimate,
@@ -19,7 +19,7 @@ from advisor.calibration import (
     estimate_with,
     fit_cpu_constants,
 )
-from rules import memory as M
+from rules.engines import transformers as M
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "cpu-transformers.json"
 ROWS = cpu_rows(DATA)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from advisor.calibration import gguf_rows, measured_rows
 from advisor.models import catalog
+from benchmarks.calibration import gguf_rows, measured_rows
 from rules import memory as M
+from rules.engines import get as E
 from rules.precisions import BY_NAME
 from rules.select import nominal_params, rule_of_thumb_bytes_per_param
 
@@ -49,41 +50,41 @@ def test_weights_float_and_quantized_hand_computed():
 def test_kv_cache_hand_computed():
     llama2 = catalog.spec_for("Llama-2-7B")
     # 2 x 32 layers x 32 KV heads x 128 dims x 2 bytes = 524,288 bytes per token; 4096 tokens = 2 GiB
-    assert M.kv_cache_bytes(llama2, "transformers", 4096, 1, 2) == 2 * GIB
-    assert M.kv_cache_bytes(llama2, "transformers", 4096, 4, 2) == 8 * GIB
-    assert M.kv_cache_bytes(llama2, "vllm", 4096, 1, 1) == GIB  # fp8 KV
+    assert M.kv_cache_bytes(llama2, E("transformers"), 4096, 1, 2) == 2 * GIB
+    assert M.kv_cache_bytes(llama2, E("transformers"), 4096, 4, 2) == 8 * GIB
+    assert M.kv_cache_bytes(llama2, E("vllm"), 4096, 1, 1) == GIB  # fp8 KV
 
 
 def test_kv_cache_grouped_query_attention():
     llama3 = catalog.spec_for("Llama-3.1-8B-Instruct")
     # 8 KV heads instead of 32: 2 x 32 x 8 x 128 x 2 = 131,072 bytes per token
-    assert M.kv_cache_bytes(llama3, "transformers", 8192, 1, 2) == 131_072 * 8192
+    assert M.kv_cache_bytes(llama3, E("transformers"), 8192, 1, 2) == 131_072 * 8192
 
 
 def test_sliding_window_capped_where_the_engine_caps_it():
     mistral = catalog.spec_for("Mistral-7B-v0.1")
     per_token = 2 * 32 * 8 * 128 * 2
-    assert M.kv_cache_bytes(mistral, "vllm", 32768, 1, 2) == per_token * 4096
-    assert M.kv_cache_bytes(mistral, "transformers", 32768, 1, 2) == per_token * 32768  # dynamic cache keeps all
+    assert M.kv_cache_bytes(mistral, E("vllm"), 32768, 1, 2) == per_token * 4096
+    assert M.kv_cache_bytes(mistral, E("transformers"), 32768, 1, 2) == per_token * 32768  # dynamic cache keeps all
     gemma2 = catalog.spec_for("gemma-2-9b-it")
     per_layer_token = 2 * 8 * 256 * 2
     # 21 sliding layers hold 4096 tokens, 21 global layers hold all 8192
-    assert M.kv_cache_bytes(gemma2, "transformers", 8192, 1, 2) == per_layer_token * (21 * 4096 + 21 * 8192)
+    assert M.kv_cache_bytes(gemma2, E("transformers"), 8192, 1, 2) == per_layer_token * (21 * 4096 + 21 * 8192)
 
 
 def test_mla_latent_vs_full():
     lite = catalog.spec_for("DeepSeek-V2-Lite")
     # vLLM caches the latent: (512 + 64) x 2 bytes x 27 layers per token
-    assert M.kv_cache_bytes(lite, "vllm", 1024, 1, 2) == (512 + 64) * 2 * 27 * 1024
+    assert M.kv_cache_bytes(lite, E("vllm"), 1024, 1, 2) == (512 + 64) * 2 * 27 * 1024
     # transformers caches full K (16 x (128 + 64)) and V (16 x 128)
-    assert M.kv_cache_bytes(lite, "transformers", 1024, 1, 2) == 16 * (128 + 64 + 128) * 2 * 27 * 1024
+    assert M.kv_cache_bytes(lite, E("transformers"), 1024, 1, 2) == 16 * (128 + 64 + 128) * 2 * 27 * 1024
 
 
 def test_llama_cpp_kv_dtypes():
     llama3 = catalog.spec_for("Llama-3.1-8B-Instruct")
-    f16 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 2)
-    q8 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 34 / 32)
-    q4 = M.kv_cache_bytes(llama3, "llama.cpp", 4096, 1, 18 / 32)
+    f16 = M.kv_cache_bytes(llama3, E("llama.cpp"), 4096, 1, 2)
+    q8 = M.kv_cache_bytes(llama3, E("llama.cpp"), 4096, 1, 34 / 32)
+    q4 = M.kv_cache_bytes(llama3, E("llama.cpp"), 4096, 1, 18 / 32)
     assert (q8, q4) == (f16 * 17 // 32, f16 * 9 // 32)
 
 

@@ -113,10 +113,15 @@ def test_already_quantized_checkpoint():
 
 
 def test_kv_dtype_engine_mismatch():
-    rec = recommend(spec("Qwen2.5-0.5B-Instruct"), rtx4090(), Request(kv_dtype="q8_0", engine="vllm"))
-    assert any("KV dtype q8_0 is llama.cpp's" in r for r in reasons(rec))
-    rec = recommend(spec("Qwen2.5-0.5B-Instruct"), rtx4090(), Request(kv_dtype="fp8", engine="transformers"))
-    assert any("an fp8 KV cache needs vLLM or TensorRT-LLM" in r for r in reasons(rec))
+    # asked of one engine: the request itself is invalid, naming the engines that take it
+    with pytest.raises(ValueError, match=r"--kv-dtype q8_0 is not a KV cache type of vLLM \(it is one of llama.cpp"):
+        recommend(spec("Qwen2.5-0.5B-Instruct"), rtx4090(), Request(kv_dtype="q8_0", engine="vllm"))
+    with pytest.raises(ValueError, match=r"fp8 is not a KV cache type of HF transformers \(it is one of vllm, sglang"):
+        recommend(spec("Qwen2.5-0.5B-Instruct"), rtx4090(), Request(kv_dtype="fp8", engine="transformers"))
+    # with the engine left open, the engines that cannot take it are rejected with that reason
+    rec = recommend(spec("Qwen2.5-0.5B-Instruct"), rtx4090(), Request(kv_dtype="q8_0"))
+    assert any("a q8_0 KV cache is not vLLM's" in r for r in reasons(rec))
+    assert rec.plan is not None and rec.plan.engine == "llama.cpp" and rec.plan.kv_dtype == "q8_0"
 
 
 @pytest.mark.parametrize(
@@ -189,7 +194,7 @@ def test_cpu_only_machine_gets_a_cpu_plan():
 
 
 def test_cpu_transformers_plans_say_how_much_the_peak_moves():
-    from rules import memory as M
+    from rules.engines import transformers as M
 
     hf = recommend(spec("Qwen2.5-0.5B-Instruct"), NO_GPU, Request(engine="transformers"))
     assert hf.plan is not None and hf.plan.placement == "cpu"

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from advisor.models.resolve import resolve
+from rules import engines
 from rules import memory as M
+from rules.engines import transformers as T
 from rules.gguf_mix import MIXES
 from rules.precisions import BY_NAME
 
@@ -47,9 +49,9 @@ def transformers_gpu_estimate(row: dict[str, Any]) -> float:
     tokens = prompt + int(row["generated_tokens"])
     batch = int(row["batch_size"])
     weights = M.weight_split(spec, precision).total
-    kv = M.kv_cache_bytes(spec, "transformers", tokens, batch, 2)
+    kv = M.kv_cache_bytes(spec, engines.get("transformers"), tokens, batch, 2)
     # device_map="auto" splits layers over the GPUs; each GPU with layers sees the prefill peak.
-    act = gpus * (M.transformers_activations(spec, prompt, batch, 2) + M.quant_workspace(spec, precision))
+    act = gpus * (T.transformers_activations(spec, prompt, batch, 2) + T.quant_workspace(spec, precision))
     return (weights + kv + act) / GIB
 
 
@@ -132,9 +134,10 @@ def cpu_rows(path: Path) -> list[CpuRow]:
         tokens = int(row["prompt_tokens"]) * int(row["batch"])
         out.append(CpuRow(
             row=row, weights=M.weight_split(spec, precision).total,
-            kv=M.kv_cache_bytes(spec, "transformers", int(row["prompt_tokens"]) + int(row["new_tokens"]), int(row["batch"]), elem),
+            kv=M.kv_cache_bytes(spec, engines.get("transformers"), int(row["prompt_tokens"]) + int(row["new_tokens"]),
+                                int(row["batch"]), elem),
             mlp=tokens * M.ffn_width(spec) * elem,
-            holes=(spec.layers or 0) * M.heap_kept(tokens * (spec.hidden_size or 0) * elem),
+            holes=(spec.layers or 0) * T.heap_kept(tokens * (spec.hidden_size or 0) * elem),
         ))
     return out
 
@@ -181,8 +184,8 @@ def cpu_estimate(r: CpuRow) -> int:
     """The CPU plan's total for this row, from the rules' own functions and constants."""
     spec = resolve(r.row["model"])
     elem = 4 if r.row["dtype"] == "float32" else 2
-    act = M.transformers_cpu_activations(spec, int(r.row["prompt_tokens"]), int(r.row["batch"]), elem)
-    return r.weights + r.kv + act + M.TRANSFORMERS_CPU_PROCESS
+    act = T.transformers_cpu_activations(spec, int(r.row["prompt_tokens"]), int(r.row["batch"]), elem)
+    return r.weights + r.kv + act + T.TRANSFORMERS_CPU_PROCESS
 
 
 def cpu_comparisons(path: Path) -> list[Comparison]:

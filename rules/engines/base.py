@@ -1,0 +1,84 @@
+"""What every engine module declares: what it runs, its gates, its memory rules, its reservation.
+
+An engine is one module under rules/engines/ with one `Engine` subclass, registered in rules/engines/__init__.py.
+Nothing outside an engine's module compares engine names: the rules ask the engine (`runs`, `gate`, `activations`,
+`reserve`...), and advisor/launch/ holds each engine's settings to paste under the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rules.precisions import Precision
+from rules.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a pre-allocating engine takes on one GPU, and whether the plan fits in it."""
+
+    fraction: float  # the value of the engine's memory flag
+    reserved_bytes: int  # what the engine takes from the GPU
+    fits: bool
+
+
+class Engine:
+    """An inference (or training) engine. Class attributes are facts; methods are its memory rules."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]  # as people write it
+    rank: ClassVar[int]  # among plans of equal quality and speed: smaller first (rules/ranking.py)
+    auto: ClassVar[bool] = True  # considered by --engine auto (Ollama is asked for by name only)
+    needs_gpu: ClassVar[bool] = False
+    runs_on_apple: ClassVar[bool] = False  # Apple GPUs (Metal / MPS)
+    min_cc: ClassVar[tuple[int, int]] = (0, 0)  # NVIDIA compute capability floor
+    precisions: ClassVar[frozenset[str]] = frozenset()  # precision rows by name
+    families: ClassVar[frozenset[str]] = frozenset()  # or whole families (gguf)
+    kv_dtypes: ClassVar[tuple[str, ...]] = ("fp16", "bf16")  # accepted --kv-dtype values besides auto
+    smaller_kv_dtypes: ClassVar[tuple[str, ...]] = ()  # what the no-fit advice may offer
+    tensor_parallel: ClassVar[bool] = False
+    layer_split: ClassVar[bool] = False
+    offload: ClassVar[bool] = False
+    trains: ClassVar[bool] = False
+    checks_torch_kernels: ClassVar[bool] = False  # needs the installed torch build's kernels for the GPU
+    caches_latent: ClassVar[bool] = False  # MLA models: caches the compressed latent, not full K and V
+    kv_block_tokens: ClassVar[int] = 1  # KV cache allocated in blocks of this many tokens
+    memory_flag: ClassVar[str | None] = None  # the flag whose value `reserve` chooses
+    offload_keeps_kv_on_gpu: ClassVar[bool] = False  # accelerate's offload: KV and activations stay on the GPU
+
+    def runs(self, precision: Precision) -> bool:
+        return precision.name in self.precisions or precision.family in self.families
+
+    def caps_sliding_window(self, spec: ModelSpec) -> bool:
+        """Does this engine store only `window` tokens for sliding-window layers?"""
+        return True
+
+    def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
+                    on_cpu: bool) -> int:
+        """Peak working memory beyond weights and KV cache, per device holding layers, bytes."""
+        raise NotImplementedError
+
+    def runtime(self, on_cpu: bool) -> int:
+        """The process (on the CPU) or the CUDA context and libraries (per GPU), bytes."""
+        raise NotImplementedError
+
+    def cpu_activations(self, spec: ModelSpec, context: int) -> int:
+        """Working memory on the CPU side of an offloaded plan."""
+        return 0
+
+    def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
+                joint: bool) -> Reservation | None:
+        """Pre-allocating engines: the flag's value and what it reserves on one GPU; None for the others.
+
+        Args:
+            weights, kv, dynamic: this GPU's weights, KV of the requested sequences, and peak activations plus
+                runtime, bytes.
+            total, free, budget: the GPU's total, free, and free minus headroom, bytes.
+            flag: the user's value of the memory flag, or None to choose one.
+            joint: several models share the GPU: reserve only what this one needs.
+        """
+        return None
+
+    def cpu_notes(self) -> tuple[str, ...]:
+        return ()

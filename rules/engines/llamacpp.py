@@ -1,0 +1,58 @@
+"""llama.cpp (`llama-server`) and Ollama, which runs llama.cpp underneath: GGUF block formats on CPU, CUDA, ROCm,
+Metal and Vulkan; layers split over GPUs (`--split-mode layer`) or offloaded (`-ngl N`, token_embd stays in RAM);
+KV types f16 / q8_0 / q4_0 (`-ctk/-ctv`, which need flash attention); a compute buffer per micro-batch
+(`-ub`, 512 by default); sliding windows capped (SWA cache) and MLA's latent cached.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rules.engines.base import Engine
+from rules.memory import MIB, ffn_width
+from rules.precisions import Precision
+from rules.spec import ModelSpec
+
+CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners, per GPU
+LLAMACPP_UBATCH = 512  # llama.cpp's default physical micro-batch (-ub)
+LLAMACPP_BASE = 256 * MIB  # graph / scratch allocations besides the compute buffer
+LLAMACPP_CPU_PROCESS = 128 * MIB
+
+
+def compute_buffer(spec: ModelSpec, context: int) -> int:
+    """llama.cpp's compute buffer for one micro-batch (flash attention on: no context x context term)."""
+    ub = min(LLAMACPP_UBATCH, max(context, 1))
+    h = spec.hidden_size or 0
+    return LLAMACPP_BASE + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + ffn_width(spec)))
+
+
+class LlamaCpp(Engine):
+    name = "llama.cpp"
+    label = "llama.cpp"
+    rank = 3  # after vLLM, SGLang and TensorRT-LLM on equal terms; before transformers
+    runs_on_apple = True
+    min_cc = (5, 0)
+    families: ClassVar[frozenset[str]] = frozenset({"gguf"})
+    kv_dtypes = ("fp16", "f16", "q8_0", "q4_0")
+    smaller_kv_dtypes = ("q8_0",)
+    layer_split = True
+    offload = True
+
+    def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
+                    on_cpu: bool) -> int:
+        return compute_buffer(spec, context)
+
+    def cpu_activations(self, spec: ModelSpec, context: int) -> int:
+        return compute_buffer(spec, context) // 2  # the CPU side of an offloaded plan computes its layers too
+
+    def runtime(self, on_cpu: bool) -> int:
+        return LLAMACPP_CPU_PROCESS if on_cpu else CUDA_CONTEXT_LLAMACPP
+
+
+class Ollama(LlamaCpp):
+    """The same runtime as llama.cpp, asked for by name only (`--engine ollama`)."""
+
+    name = "ollama"
+    label = "Ollama"
+    rank = 5
+    auto = False

@@ -1,0 +1,114 @@
+"""Hugging Face transformers (with accelerate's device_map for layer splits and CPU offload; bitsandbytes, GPTQ and
+AWQ kernels for quantized weights). The only engine that trains here (full fine-tune, LoRA, QLoRA).
+
+Memory facts: the dynamic KV cache keeps every token of every layer; Gemma 2/3's hybrid cache caps sliding-window
+layers (transformers cache_utils: HybridCache); MLA models (DeepSeek) cache full K and V, not the latent. The GPU
+constants are calibrated on published measurements (tests/data/measured-dev.json), the CPU ones on our own
+(benchmarks/data/cpu-transformers.json); benchmarks/compare.py prints the comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from rules.engines.base import Engine
+from rules.memory import GIB, MIB, ffn_width
+from rules.precisions import Precision
+from rules.spec import ModelSpec
+
+CUDA_CONTEXT_TORCH = 512 * MIB  # CUDA context + cuBLAS/cuDNN handles of a torch process, per GPU
+TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
+# On the CPU: calibrated by benchmarks/calibration.py (fit_cpu_constants) on the calibration half of
+# benchmarks/data/cpu-transformers.json (measured peak RSS); the tests recompute them from the data.
+TRANSFORMERS_CPU_PROCESS = 352 * MIB  # python + torch + transformers + the model's modules, besides the weights
+TRANSFORMERS_CPU_ACT_BASE = 115 * MIB  # generate's fixed workspace
+TRANSFORMERS_CPU_MLP = 10.2  # x prompt tokens x FFN width x element bytes: the MLP's intermediates (and their holes)
+TRANSFORMERS_CPU_HOLES = 0.3  # x layers x the prompt's hidden state (capped at the mmap ceiling): heap holes
+# the widest run-to-run spread of one row's peak RSS in that dataset (largest over smallest run, less 1, rounded up to
+# a whole percent): the same generate() peaks this much higher or lower in another fresh process (heap holes)
+TRANSFORMERS_CPU_RUN_SPREAD = 0.28
+# glibc serves blocks of at least its mmap threshold with mmap and gives them back to the kernel when freed; the
+# threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
+# stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
+GLIBC_MMAP_CEILING = 32 * MIB
+QUANT_WORKSPACE_FACTOR = 1.2  # GPTQ/AWQ kernels keep a dequantized scratch of about the largest matrix
+
+
+def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
+    """HF transformers' prefill peak beyond weights and KV, per device holding layers.
+
+    Calibrated on the Qwen2.5 measurements: the peak grows with the prompt by about (4 x FFN width + hidden)
+    elements per token (MLP intermediates of the widest layer), on top of a fixed allocator workspace.
+    """
+    if spec.kind == "other":
+        return spec.typical_activation_bytes or 0
+    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
+    logits = (spec.vocab_size or 0) * 4 * 2 * batch  # only the last position's logits are kept, in fp32
+    return TRANSFORMERS_BASE + prompt_tokens * batch * per_token + logits
+
+
+def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
+    """HF transformers' generate peak on the CPU beyond weights, KV and the process (measured peak RSS).
+
+    The MLP's intermediates at the prompt's length, plus per layer the hidden-state-sized temporaries that glibc
+    keeps resident as holes in the heap once freed (see heap_kept). Never smaller for a longer prompt.
+    """
+    if spec.kind == "other":
+        return spec.typical_activation_bytes or 0
+    tokens = prompt_tokens * batch
+    mlp = TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes
+    holes = TRANSFORMERS_CPU_HOLES * (spec.layers or 0) * heap_kept(tokens * (spec.hidden_size or 0) * element_bytes)
+    return math.ceil(TRANSFORMERS_CPU_ACT_BASE + mlp + holes)
+
+
+def heap_kept(block_bytes: int) -> int:
+    """The most a freed temporary of this size can leave resident in glibc's heap: all of it below the mmap
+    ceiling; a bigger block is mmapped and given back, but the smaller temporaries around it still leave holes,
+    so the term stays at the ceiling rather than dropping (which also keeps estimates monotone in the prompt)."""
+    return min(block_bytes, GLIBC_MMAP_CEILING)
+
+
+def quant_workspace(spec: ModelSpec, precision: Precision) -> int:
+    if precision.name in ("gptq-int4", "awq-int4"):
+        return int(QUANT_WORKSPACE_FACTOR * (spec.hidden_size or 0) * ffn_width(spec) * 2)
+    return 0
+
+
+def compute_bytes(precision: Precision, on_cpu: bool) -> int:
+    """Bytes per activation element: fp32 on the CPU unless the weights are bf16 (torch computes in their dtype)."""
+    if precision.name == "fp32" or (on_cpu and precision.family != "gguf" and precision.name != "bf16"):
+        return 4
+    return 2
+
+
+class Transformers(Engine):
+    name = "transformers"
+    label = "HF transformers"
+    rank = 4
+    runs_on_apple = True
+    min_cc = (3, 7)
+    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "int8", "awq-int4", "gptq-int4", "nf4"})
+    kv_dtypes = ("fp16", "bf16", "fp32")
+    layer_split = True
+    offload = True
+    offload_keeps_kv_on_gpu = True
+    trains = True
+    checks_torch_kernels = True
+
+    def caps_sliding_window(self, spec: ModelSpec) -> bool:
+        # the default dynamic cache does not cap; Gemma 2/3 use the hybrid cache, which does
+        return (spec.model_type or "").startswith(("gemma2", "gemma3"))
+
+    def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
+                    on_cpu: bool) -> int:
+        act = transformers_cpu_activations if on_cpu else transformers_activations
+        return act(spec, context, batch, compute_bytes(precision, on_cpu)) + quant_workspace(spec, precision)
+
+    def runtime(self, on_cpu: bool) -> int:
+        return TRANSFORMERS_CPU_PROCESS if on_cpu else CUDA_CONTEXT_TORCH
+
+    def cpu_notes(self) -> tuple[str, ...]:
+        return (f"peak RAM of the same run moves by up to {TRANSFORMERS_CPU_RUN_SPREAD:.0%} between processes "
+                "(freed memory left in holes of glibc's heap); the estimate is calibrated on the worst of several "
+                "runs",)
