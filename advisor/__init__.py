@@ -5,7 +5,8 @@ Python API: advisor.probe(), advisor.recommend(model, **options), advisor.check(
 
 from typing import Any
 
-__version__ = "0.1.0"
+from advisor.version import __version__
+
 __all__ = ["__version__", "check", "probe", "recommend", "recommend_many"]
 
 

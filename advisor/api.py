@@ -19,7 +19,7 @@ from probes.schema import Snapshot
 
 def probe(*, with_torch: bool = False) -> Snapshot:
     """Take a snapshot of this machine (GPUs through NVML, RAM, CPU, disk; torch in a child process if asked)."""
-    from advisor import __version__
+    from advisor.version import __version__
     from probes.snapshot import take_snapshot
 
     return take_snapshot(__version__, with_torch=with_torch)

@@ -16,8 +16,9 @@ from typing import Any, TypeVar  # noqa: E402
 
 import typer  # noqa: E402
 
-from advisor import __version__  # noqa: E402
 from advisor.errors import EXIT_BAD_INPUT, AdvisorError  # noqa: E402
+from advisor.output import _state, console, emit_json, env_on_error, fail  # noqa: E402, F401 - re-exported
+from advisor.version import __version__  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,27 +32,6 @@ app = typer.Typer(
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-_state: dict[str, Any] = {"debug": False, "env_model": None}
-
-
-def env_on_error(model: str) -> None:
-    """From here on, an error also prints the env form (`check --format env`): every outcome sets the variables."""
-    _state["env_model"] = model
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print one line on stderr (and the env form on stdout, for `check --format env`); the Exit to raise."""
-    line = " ".join(message.split("\n"))
-    if _state["env_model"] is not None:
-        from advisor.results import error_env
-
-        sys.stdout.write(error_env(line, code, _state["env_model"]))
-        sys.stdout.flush()
-    sys.stderr.write(f"advisor: {line}\n")
-    sys.stderr.flush()
-    return typer.Exit(code)
-
 
 def handles_errors(fn: F) -> F:
     """Turn AdvisorError (and any bug) into one stderr line and its exit code; --debug shows a traceback."""
@@ -75,17 +55,6 @@ def handles_errors(fn: F) -> F:
                        EXIT_BAD_INPUT) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def console(stderr: bool = False) -> Any:
-    """A rich console: colour on a terminal, plain text when piped; NO_COLOR honoured by rich."""
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
-
-
-def emit_json(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _version(value: bool) -> None:

@@ -127,8 +127,8 @@ def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None,
     Raises:
         BadInputError: unreadable snapshot, or a GPU name not in the table.
     """
-    from advisor import __version__
     from advisor.snapshots import load_snapshot
+    from advisor.version import __version__
 
     if base is not None:
         snap = base

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from probes.schema import Snapshot
 from rules import engines
 from rules import placement as P
+from rules.context import max_context
 from rules.gpu_table import gpus as gpu_table
 from rules.gpu_table import with_what_if_gpus
 from rules.plan import Change, Plan, Recommendation, Request
+from rules.ranking import plan_rank
 from rules.spec import ModelSpec
 from rules.units import gib
+
+Decide = Callable[[ModelSpec, Snapshot, Request], Recommendation]
 
 
 def _shortfall(plan: Plan) -> int:
@@ -20,15 +24,15 @@ def _shortfall(plan: Plan) -> int:
 
 
 def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, request: Request,
-                  results: list[tuple[Plan, int, P.Job, Any]], siblings: Sequence[ModelSpec] = ()) -> Recommendation:
+                  results: list[tuple[Plan, int, P.Job, Any]], decide: Decide,
+                  siblings: Sequence[ModelSpec] = ()) -> Recommendation:
     """What is missing, and the changes that would make it fit, cheapest first.
 
-    `siblings` are candidate smaller models (the caller's catalog); only those of the same kind and family
-    (or its distills) are offered.
+    `decide` is the decision without advice (rules.select's), asked once per change tried. `siblings` are
+    candidate smaller models (the caller's catalog); only those of the same kind and family (or its distills)
+    are offered.
     """
-    from rules.select import _rank, max_context, recommend
-
-    ranked = sorted(results, key=lambda r: _rank(r[0], r[1]))
+    ranked = sorted(results, key=lambda r: plan_rank(r[0], r[1]))
     missing = max(0, min(_shortfall(plan) for plan, *_ in results))
     changes: list[Change] = []
 
@@ -42,7 +46,7 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
     def attempt(kind: str, text: str, **update: Any) -> None:
         # an approximate model still gets its changes (the verdict itself stays "cannot tell")
         update.setdefault("allow_approximate", True)
-        other = recommend(spec, snapshot, request.model_copy(update=update), advise=False)
+        other = decide(spec, snapshot, request.model_copy(update=update))
         if other.fits and other.plan is not None:
             p = other.plan
             changes.append(Change(kind=kind, description=f"{text}: {p.precision} / {p.engine} ({p.placement}) needs "
@@ -71,9 +75,9 @@ def advise_no_fit(rec: Recommendation, spec: ModelSpec, snapshot: Snapshot, requ
     elif request.mode == "lora":
         attempt("mode", "--mode qlora (adapters over a 4-bit NF4 base)", mode="qlora", precision="auto")
 
-    smaller = _smaller_models(spec, snapshot, request, siblings)
+    smaller = _smaller_models(spec, snapshot, request, siblings, decide)
     singles = [plan.memory.total_bytes for plan, *_ in results if plan.placement in ("single-gpu", "unified", "cpu")]
-    bigger = _bigger_gpus(spec, snapshot, request, min(singles) if singles else 0)
+    bigger = _bigger_gpus(spec, snapshot, request, min(singles) if singles else 0, decide)
     for name in smaller[:1]:
         changes.append(Change(kind="smaller-model", description=f"a smaller model of the family: {name}"))
     if bigger:
@@ -89,15 +93,14 @@ def same_family(spec: ModelSpec, other: ModelSpec) -> bool:
     return bool(family) and other.kind == spec.kind and (fam == family or fam.startswith(family + " "))
 
 
-def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request, siblings: Sequence[ModelSpec]) -> list[str]:
+def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request, siblings: Sequence[ModelSpec],
+                    decide: Decide) -> list[str]:
     """The largest siblings (same kind and family, or its distills) that fit here, in the caller's order on ties."""
-    from rules.select import recommend
-
     candidates = [(-s.params_total, order, s) for order, s in enumerate(siblings)
                   if same_family(spec, s) and s.name != spec.name and s.params_total < spec.params_total]
     out = []
     for *_, s in sorted(candidates, key=lambda t: (t[0], t[1])):
-        r = recommend(s, snapshot, request.model_copy(update={"context": request.context}), advise=False)
+        r = decide(s, snapshot, request.model_copy(update={"context": request.context}))
         if r.fits and r.plan is not None:
             out.append(f"{s.name} ({s.params_total / 1e9:.1f} B params, {r.plan.precision} / {r.plan.engine})")
             if len(out) == 2:
@@ -105,15 +108,13 @@ def _smaller_models(spec: ModelSpec, snapshot: Snapshot, request: Request, sibli
     return out
 
 
-def _bigger_gpus(spec: ModelSpec, snapshot: Snapshot, request: Request, least_need: int) -> list[str]:
+def _bigger_gpus(spec: ModelSpec, snapshot: Snapshot, request: Request, least_need: int, decide: Decide) -> list[str]:
     """The smallest GPUs of the built-in table on which one GPU alone would fit this request.
 
     `least_need` (the smallest single-device need seen) prunes GPUs that cannot possibly hold it.
     """
     from rules.devices import headroom
     from rules.gpu_table import gpu_budget_bytes
-    from rules.select import recommend
-
     req = request.model_copy(update={"devices": None, "allow_cpu": False})
     out: list[str] = []
     seen_sizes: set[int] = set()
@@ -124,7 +125,7 @@ def _bigger_gpus(spec: ModelSpec, snapshot: Snapshot, request: Request, least_ne
         if budget - headroom(budget, request) < least_need * 0.8:
             continue
         what_if = with_what_if_gpus(snapshot, entry, 1)
-        r = recommend(spec, what_if, req, advise=False)
+        r = decide(spec, what_if, req)
         if r.fits and r.plan is not None:
             out.append(f"{entry['name']} ({entry['memory_bytes'] / 1024**3:.0f} GiB): {r.plan.precision} / {r.plan.engine}")
             seen_sizes.add(entry["memory_bytes"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from rules import engines
+from rules.plan import Plan
 
 SpeedClass = Literal["all-gpu", "offload", "cpu"]
 
@@ -41,3 +42,8 @@ def rank_key(quality_rank: int, placement: str, preference: int, engine: str, he
              ) -> tuple[float, ...]:
     """The full rank: `order_key`, then more headroom first."""
     return (*order_key(quality_rank, placement, preference, engine), -round(headroom_fraction, 4))
+
+
+def plan_rank(plan: Plan, preference: int) -> tuple[float, ...]:
+    """`rank_key` of a plan."""
+    return rank_key(plan.quality_rank, plan.placement, preference, plan.engine, plan.headroom_fraction)

@@ -10,11 +10,13 @@ from typing import Any
 from probes.schema import Snapshot
 from rules import engines
 from rules import placement as P
+from rules.advice import advise_no_fit
+from rules.context import Redraft, max_context
 from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, KV_BYTES, Precision, lookup
-from rules.ranking import SPEED_RANK, rank_key, speed_class
+from rules.ranking import SPEED_RANK, plan_rank, speed_class
 from rules.spec import ModelSpec
 from rules.units import gib
 
@@ -299,37 +301,16 @@ def rope_scaling(spec: ModelSpec, context: int) -> dict[str, Any] | None:
 
 
 def _rank(plan: Plan, pref: int) -> tuple[float, ...]:
-    return rank_key(plan.quality_rank, plan.placement, pref, plan.engine, plan.headroom_fraction)
-
-
-def max_context(job: P.Job, draft_fn: object, spec: ModelSpec) -> int | None:
-    """Largest context (up to the model's maximum) at which the same placement still fits."""
-    def fits(ctx: int) -> bool:
-        return bool(draft_fn(replace(job, context=ctx)).fits)  # type: ignore[operator]
-
-    upper = spec.max_context or job.context
-    if job.request.extend_context:
-        upper = max(upper, job.context)
-    upper = max(upper, 1)
-    if fits(upper):
-        return upper
-    lo, hi = 0, upper
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo or None
+    return plan_rank(plan, pref)
 
 
 def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool = False,
-             ) -> tuple[list[tuple[Plan, int, P.Job, object]], list[Rejected], Devices, int]:
+             ) -> tuple[list[tuple[Plan, int, P.Job, Redraft]], list[Rejected], Devices, int]:
     """Every candidate: (plan, preference, job, re-evaluation function) for placeable ones, rejections for the rest."""
     devs = usable_devices(snapshot, request)
     context = default_context(spec, request)
     precisions, rejected = candidate_precisions(spec, request)
-    results: list[tuple[Plan, int, P.Job, object]] = []
+    results: list[tuple[Plan, int, P.Job, Redraft]] = []
     for job, draft, sub in drafts(spec, snapshot, request, devs, precisions, rejected, joint):
         plan, pref = _plan(job, draft, sub)
         results.append((plan, pref, job, _redraft(draft, sub)))
@@ -381,7 +362,7 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 yield job, draft, sub
 
 
-def _redraft(draft: P.Draft, devs: Devices) -> object:
+def _redraft(draft: P.Draft, devs: Devices) -> Redraft:
     """A function re-evaluating the same placement for another job (another context)."""
     keys = [u.device for u in draft.uses]
     pool = {d.key: d for d in (*devs.gpus, *([devs.cpu] if devs.cpu else []))}
@@ -463,10 +444,13 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
                          plan=best[0] if best else None, alternatives=best[1:], rejected=rejected,
                          rule_of_thumb_bytes=rot, cannot_tell=cannot_tell, notes=notes)
     if not best and advise and results:
-        from rules.advice import advise_no_fit
-
-        rec = advise_no_fit(rec, spec, snapshot, request, results, siblings(spec) if siblings else ())
+        rec = advise_no_fit(rec, spec, snapshot, request, results, _decide, siblings(spec) if siblings else ())
     return rec
+
+
+def _decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendation:
+    """The decision without advice: what the no-fit advice asks of every change it tries."""
+    return recommend(spec, snapshot, request, advise=False)
 
 
 def _cannot_tell(devs: Devices, request: Request, found: bool, notes: list[str]) -> str | None:

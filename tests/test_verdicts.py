@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import advisor
 from advisor.cli import app
 from advisor.models import catalog
-from advisor.models.name_size import read_size
+from advisor.models.sizes import read_size
 from probes.nvml import probe_nvml
 from probes.schema import Snapshot
 from rules.plan import Request

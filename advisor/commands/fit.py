@@ -20,7 +20,7 @@ def _options(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> int:
     from advisor import api
-    from advisor.cli import console, emit_json
+    from advisor.output import console, emit_json
 
     if not models:
         raise BadInputError("name at least one model (e.g. advisor fit llama3.1:8b)")
@@ -66,14 +66,14 @@ def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
     """The pre-flight: exit 0 fits, 1 does not fit, 2 bad input, 3 cannot tell. With --format env every
     outcome, errors included, prints the ADVISOR_ variables and `(exit N)`."""
     from advisor import api
-    from advisor.cli import emit_json
+    from advisor.output import emit_json
 
     fmt = "json" if json_out else fmt.lower()
     if fmt not in FORMATS:
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     request, hw = _options(opts)
     if fmt == "env":
-        from advisor.cli import env_on_error
+        from advisor.output import env_on_error
 
         env_on_error(model)
     result: FitResult = api.check(model, snapshot=_snapshot(hw), **request)
@@ -92,8 +92,8 @@ def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
 
 def run_overview(json_out: bool) -> int:
     from advisor import api
-    from advisor.cli import console, emit_json
     from advisor.models import catalog
+    from advisor.output import console, emit_json
     from advisor.results import hardware_summary
 
     snapshot = api.probe()

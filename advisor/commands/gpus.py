@@ -14,8 +14,8 @@ def _matches(entry: dict[str, Any], words: list[str]) -> bool:
 
 
 def run_gpus(words: list[str], json_out: bool) -> None:
-    from advisor.cli import console, emit_json
     from advisor.errors import BadInputError
+    from advisor.output import console, emit_json
     from rules.gpu_table import gpus
 
     rows = [e for e in gpus() if _matches(e, words)]

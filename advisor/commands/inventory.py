@@ -161,7 +161,7 @@ def run_diff(db: Path, since_text: str, fmt: str) -> int:
                "changes": [c.__dict__ for c in found]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK
-    from advisor.cli import console
+    from advisor.output import console
 
     con = console()
     if history_note:

@@ -42,7 +42,7 @@ def catalog_rows(query: str | None) -> list[dict[str, Any]]:
 
 
 def run_models(words: list[str], json_out: bool) -> None:
-    from advisor.cli import console, emit_json
+    from advisor.output import console, emit_json
 
     if words and words[0] == "show":
         if len(words) != 2:

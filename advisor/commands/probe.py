@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advisor import __version__
 from advisor.errors import BadInputError
 from advisor.snapshots import load_snapshot, write_atomic
+from advisor.version import __version__
 
 FORMATS = ("rich", "json", "prometheus", "k8s-labels")
 
 
 def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str,
               from_file: Path | None = None) -> None:
-    from advisor.cli import console, emit_json
+    from advisor.output import console, emit_json
     from probes.snapshot import take_snapshot
 
     fmt = "json" if json_out else fmt.lower()

@@ -63,7 +63,7 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] 
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from advisor.cli import console
+    from advisor.output import console
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console(stderr=True), transient=True) as bar:
@@ -121,7 +121,7 @@ def run_report(sources: list[str], *, db: Path | None, models: list[str], fmt: s
     elif fmt != "rich":
         sys.stdout.write(text)
     if fmt == "rich" and output is None:
-        from advisor.cli import console
+        from advisor.output import console
         from advisor.render.report_view import render_rich
 
         render_rich(report, console())

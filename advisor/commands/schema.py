@@ -27,6 +27,6 @@ def schema_for(name: str) -> dict[str, Any]:
 
 
 def print_schema(name: str) -> None:
-    from advisor.cli import emit_json
+    from advisor.output import emit_json
 
     emit_json(json.dumps(schema_for(name), indent=2, sort_keys=True))

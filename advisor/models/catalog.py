@@ -48,7 +48,7 @@ def near(name: str, n: int = 3) -> list[str]:
 def spec_for(name: str) -> ModelSpec:
     """The ModelSpec of a catalog entry (counted exactly from its stored config for LLMs), with the size people
     quote for it ("7B") when its name carries one."""
-    from advisor.models.name_size import nominal_size
+    from advisor.models.sizes import nominal_size
 
     spec = _spec_for(name)
     nominal = nominal_size(spec.name, spec.params_total)

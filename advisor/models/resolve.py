@@ -27,7 +27,7 @@ def resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
     """Resolve `name`, and note the size people quote for it when the name carries one (see `_resolve`)."""
     spec = _resolve(name, env)
     if spec.nominal_params is None:
-        from advisor.models.name_size import nominal_size
+        from advisor.models.sizes import nominal_size
 
         nominal = nominal_size(spec.name, spec.params_total)
         if nominal is not None:

@@ -1,0 +1,40 @@
+"""Where output goes: the rich console (colour on a terminal, plain when piped), JSON on stdout, and the one
+stderr line (plus the env form for `check --format env`) that every error becomes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+_state: dict[str, Any] = {"debug": False, "env_model": None}
+
+
+def env_on_error(model: str) -> None:
+    """From here on, an error also prints the env form (`check --format env`): every outcome sets the variables."""
+    _state["env_model"] = model
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one line on stderr (and the env form on stdout, for `check --format env`); the Exit to raise."""
+    line = " ".join(message.split("\n"))
+    if _state["env_model"] is not None:
+        from advisor.results import error_env
+
+        sys.stdout.write(error_env(line, code, _state["env_model"]))
+        sys.stdout.flush()
+    sys.stderr.write(f"advisor: {line}\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console: colour on a terminal, plain text when piped; NO_COLOR honoured by rich."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def emit_json(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
