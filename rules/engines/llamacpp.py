@@ -37,6 +37,7 @@ class LlamaCpp(Engine):
     smaller_kv_dtypes = ("q8_0",)
     layer_split = True
     offload = True
+    caches_latent = True
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
                     on_cpu: bool) -> int:
