@@ -45,7 +45,7 @@ def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | P
     from advisor.models import catalog
     from advisor.models.resolve import resolve
     from advisor.requests import build_request, with_headroom_fraction
-    from rules.select import recommend as decide
+    from rules.workloads import decide
 
     asked = build_request(**request)
     spec = resolve(model)

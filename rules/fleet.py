@@ -16,6 +16,7 @@ from typing import Any
 from probes.schema import Snapshot
 from rules import engines
 from rules.devices import Device, Devices, usable_devices
+from rules.kinds import not_modelled
 from rules.plan import Request
 from rules.precisions import Precision
 from rules.ranking import FOUR_BIT_QUALITY_RANK, order_key, speed_class
@@ -149,6 +150,9 @@ class MatrixDecider:
         self.evaluations = 0
 
     def decide(self, snapshot: Snapshot) -> Cell:
+        if self.spec.kind != "text-generation":
+            why = not_modelled(self.spec, self.request, {}).cannot_tell or "not modelled"
+            return Cell(False, reason=why, cannot_tell=True)
         devs = usable_devices(snapshot, self.request)
         key = _fingerprint(devs, snapshot)
         groups = self._cache.get(key)

@@ -63,9 +63,6 @@ def weight_split(spec: ModelSpec, precision: Precision) -> WeightSplit:
     GPTQ/AWQ/bitsandbytes/FP8 quantize the linear layers and keep embeddings, head and norms at 16 bits.
     """
     layers = spec.layers or 1
-    if spec.kind == "other":
-        total = math.ceil(spec.params_total * (precision.bits or 16) / 8)
-        return WeightSplit(total, 0, total, 1)
     if precision.name == "gguf-file":
         total = spec.weight_bytes or spec.params_total * 2
         outside = sum(v for k, v in spec.params_by_group.items() if k in ("embeddings", "lm_head"))
@@ -137,7 +134,7 @@ def kv_cache_bytes(spec: ModelSpec, engine: KvRules, tokens: int, batch: int, el
     Args:
         layers: which layers (default all) — for offload, the ones on one device.
     """
-    if spec.kind == "other" or not spec.layers:
+    if not spec.layers:
         return 0
     block = engine.kv_block_tokens
     tokens = math.ceil(tokens / block) * block

@@ -13,6 +13,7 @@ from rules import placement as P
 from rules.advice import advise_no_fit
 from rules.context import Redraft, max_context
 from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
+from rules.kinds import not_modelled
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, KV_BYTES, Precision, lookup
@@ -139,8 +140,6 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
             rejected.append(Rejected(precision=request.precision, engine="any",
                                      reason="a GGUF file runs as quantized in the file (llama.cpp / Ollama)"))
         return [GGUF_FILE], rejected
-    if spec.kind == "other":
-        return [p for p in wanted if p.family == "float"], rejected
     if request.mode == "finetune":
         return [p for p in wanted if p.name in ("bf16", "fp16", "fp32")], rejected
     if request.mode == "lora":
@@ -163,7 +162,7 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
 
 
 def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list[str]:
-    if spec.kind == "other" or request.mode != "inference":
+    if request.mode != "inference":
         return list(engines.training_engines())
     names = list(engines.running(precision))
     if request.engine != "auto":
@@ -212,7 +211,7 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
         yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget)))
     if cpu is not None and not eng.needs_gpu:
         offloadable = [g for g in gpus if not g.unified]
-        if eng.offload and offloadable and job.spec.kind == "llm":
+        if eng.offload and offloadable:
             best = max(offloadable, key=lambda d: d.budget)
             yield P.offload(job, best, cpu)
         if devs.cpu_only_allowed:
@@ -406,6 +405,8 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
              "exact": spec.exact, "source": spec.source, "max_context": spec.max_context}
     rot = rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param(request.precision))
     asked = request.model_copy(update={"context": context})
+    if spec.kind != "text-generation":
+        return not_modelled(spec, request, model)
     if (spec.max_context and context > spec.max_context and not request.extend_context
             and "max_context" not in spec.estimated):
         return _beyond_trained(spec, asked, model, rot)

@@ -42,7 +42,8 @@ class ModelSpec(BaseModel):
     architecture: str | None = None
     family: str | None = None
     modality: str = "text"
-    kind: Literal["llm", "other"] = "llm"
+    kind: Literal["text-generation", "embedding", "vision", "speech", "diffusion"] = Field(
+        "text-generation", description="The workload (rules/kinds.py): a token LLM is text-generation")
     params_total: int
     params_active: int
     exact: bool

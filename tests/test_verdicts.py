@@ -443,3 +443,21 @@ def test_one_clean_one_liner(hosts):
     line = done.stdout.strip()
     assert done.returncode == 0 and "\n" not in line
     assert line.startswith("Qwen2.5-0.5B-Instruct fits: ") and line.count("fits") == 1
+
+
+# --- the house: model kinds ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["YOLOv8n", "ResNet-50", "whisper-large-v3", "stable-diffusion-xl-base-1.0"])
+def test_a_model_that_is_not_a_token_llm_gets_no_token_plan(hosts, name):
+    fit = run("fit", name, "--hardware", hosts["4090"])
+    assert fit.returncode == 0
+    for word in ("tokens", "KV cache", "AutoModelForCausalLM", "context"):
+        assert word not in fit.stdout.replace("a token context, KV cache or causal-LM loader", ""), (word, fit.stdout)
+    assert "does not model yet" in fit.stdout
+    check = run("check", name, "--hardware", hosts["4090"], "--format", "json")
+    assert check.returncode == 3
+    doc = json.loads(check.stdout)
+    assert doc["plan"] is None and doc["settings"] is None and doc["fits"] is False and doc["cannot_tell"]
+    report = json.loads(run("report", hosts["4090"], "-m", name, "--format", "json").stdout)
+    cell = report["hosts"][0]["cells"][name]
+    assert cell["cannot_tell"] and not cell["fits"]

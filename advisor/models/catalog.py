@@ -8,6 +8,7 @@ from typing import Any
 
 from advisor.models.count import count_config
 from advisor.models.spec import ModelSpec, spec_from_counted
+from rules.kinds import kind_from_modality
 from rules.names import NameIndex, load_package_list
 
 
@@ -61,7 +62,8 @@ def _spec_for(name: str) -> ModelSpec:
     if entry.get("kind") == "other":
         exact = bool(entry.get("params_exact"))
         return ModelSpec(
-            name=entry["name"], source="catalog", location=f"catalog:{entry['name']}", kind="other",
+            name=entry["name"], source="catalog", location=f"catalog:{entry['name']}",
+            kind=kind_from_modality(entry.get("modality")),
             family=entry.get("family"), modality=entry.get("modality", "vision"),
             params_total=entry["params"], params_active=entry["params"], exact=exact,
             estimated=(["params_total"] if not exact else []) + ["typical_activation_bytes"],

@@ -18,6 +18,11 @@ BAR = 32
 COLOURS = (("weights", "blue"), ("KV cache", "green"), ("activations", "yellow"), ("runtime", "magenta"))
 
 
+def params_text(n: int) -> str:
+    """ "8.03 B", "25.6 M": billions from one billion up, millions below."""
+    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M"
+
+
 def device_bar(use: DeviceUse, width: int = BAR) -> Text:
     """Weights / KV / activations / runtime against the device's free memory; headroom marked."""
     scale = max(use.free_bytes or 0, use.memory.total_bytes, 1)
@@ -79,10 +84,13 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
     console.print(Text(f"Machine: {result.hardware.line}", style="dim"))
     m = result.model
     exact = "exact" if m.exact else "APPROXIMATE"
-    active = f", {m.params_active / 1e9:.2f} B active" if m.params_active != m.params_total else ""
+    active = f", {params_text(m.params_active)} active" if m.params_active != m.params_total else ""
     req = result.request
-    console.print(Text(f"{m.name}: {m.params_total / 1e9:.2f} B parameters ({exact}{active})", style="bold"))
-    console.print(Text(f"{req.mode}, context {req.context:,} tokens, batch {req.batch}", style="dim"))
+    console.print(Text(f"{m.name}: {params_text(m.params_total)} parameters ({exact}{active})", style="bold"))
+    if req.context is not None:
+        console.print(Text(f"{req.mode}, context {req.context:,} tokens, batch {req.batch}", style="dim"))
+    else:
+        console.print(Text(f"{req.mode}, batch {req.batch}", style="dim"))
     plan = result.plan
     if result.cannot_tell:
         console.print(Text(f"? cannot tell: {result.cannot_tell}", style="bold yellow"), soft_wrap=True)
@@ -130,7 +138,7 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
             console.print(f"  • or {name}")
         for name in result.bigger_gpus[1:]:
             console.print(f"  • or {name}")
-    if result.rejected:
+    if result.rejected and not (result.cannot_tell and [r.reason for r in result.rejected] == [result.cannot_tell]):
         render_rejected(result, console, verbose)
 
 

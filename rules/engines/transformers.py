@@ -41,8 +41,6 @@ def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, el
     Calibrated on the Qwen2.5 measurements: the peak grows with the prompt by about (4 x FFN width + hidden)
     elements per token (MLP intermediates of the widest layer), on top of a fixed allocator workspace.
     """
-    if spec.kind == "other":
-        return spec.typical_activation_bytes or 0
     per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
     logits = (spec.vocab_size or 0) * 4 * 2 * batch  # only the last position's logits are kept, in fp32
     return TRANSFORMERS_BASE + prompt_tokens * batch * per_token + logits
@@ -54,8 +52,6 @@ def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int
     The MLP's intermediates at the prompt's length, plus per layer the hidden-state-sized temporaries that glibc
     keeps resident as holes in the heap once freed (see heap_kept). Never smaller for a longer prompt.
     """
-    if spec.kind == "other":
-        return spec.typical_activation_bytes or 0
     tokens = prompt_tokens * batch
     mlp = TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes
     holes = TRANSFORMERS_CPU_HOLES * (spec.layers or 0) * heap_kept(tokens * (spec.hidden_size or 0) * element_bytes)
