@@ -18,8 +18,12 @@ from rules.spec import ModelSpec
 
 
 class Workload(Protocol):
-    kind: str
-    parameters: tuple[str, ...]  # the request fields this kind reads
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def parameters(self) -> tuple[str, ...]:  # the request fields this kind reads
+        ...
 
     def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
                siblings: select.Siblings | None = None) -> Recommendation: ...
