@@ -92,6 +92,7 @@ def probe(
     nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, help="Seconds to wait for NVML."),
     fmt: str = typer.Option("rich", "--format", help="rich, json, prometheus (node_exporter textfile) or k8s-labels."),
     from_file: Path | None = typer.Option(None, "--from", help="Show a saved snapshot instead of probing."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ask torch again even when its cached answers still hold."),
 ) -> None:
     """Read this machine: GPUs, RAM, CPU, disk and accelerator abilities.
 
@@ -100,7 +101,7 @@ def probe(
     from advisor.commands.probe import run_probe
 
     run_probe(json_out=json_out, output=output, with_torch=not no_torch, nvml_timeout=nvml_timeout, fmt=fmt,
-              from_file=from_file)
+              from_file=from_file, refresh=refresh)
 
 
 @app.command()

@@ -24,6 +24,7 @@ def take_snapshot(
     nvml_timeout_s: float = DEFAULT_TIMEOUT_S,
     root: Path = Path("/"),
     environ: Mapping[str, str] | None = None,
+    refresh: bool = False,
 ) -> Snapshot:
     """Probe this machine.
 
@@ -33,14 +34,17 @@ def take_snapshot(
         nvml_timeout_s: Time limit in seconds for the NVML probe.
         root: Filesystem root for /proc and /sys reads (tests).
         environ: Environment to read (default ``os.environ``).
+        refresh: Ask torch even when its cached answers still hold.
     """
     env = dict(os.environ if environ is None else environ)
+    nvml = probe_nvml(nvml_timeout_s, env)
     torch_result: list[TorchSection] = []
     worker = None
     if with_torch:
-        worker = threading.Thread(target=lambda: torch_result.append(probe_torch()), daemon=True)
+        # torch's answers are cached per (torch build, driver, GPUs): it is asked again only when one changes
+        key = (env, nvml.section.driver_version, [g.uuid for g in nvml.gpus], refresh)
+        worker = threading.Thread(target=lambda: torch_result.append(probe_torch(cache=key)), daemon=True)
         worker.start()
-    nvml = probe_nvml(nvml_timeout_s, env)
     system = probe_system(root, env)
     accelerators = probe_accelerators(root, env)
     if worker is not None:

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ def torch_installed() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def probe_torch(timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None) -> TorchSection:
-    """Ask torch, in a child process, which backends and devices it can use.
+def probe_torch(timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None,
+                cache: tuple[Mapping[str, str], str | None, Sequence[str | None], bool] | None = None) -> TorchSection:
+    """Ask torch, in a child process, which backends and devices it can use (or its cached answer).
 
     Args:
         timeout_s: Seconds to wait for the child before giving up.
         env: Environment of the child (default: this process's).
+        cache: (environment, NVIDIA driver version, GPU UUIDs, refresh) to use the answer cache of
+            probes/torch_cache.py; None asks torch every time.
 
     Returns:
         A ``TorchSection``; ``unavailable`` with a reason when torch is missing or fails.
@@ -41,6 +45,29 @@ def probe_torch(timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None
             status="unavailable",
             errors=["torch is not installed (optional: pip install 'local-advisor[torch]')"],
         )
+    key = None
+    if cache is not None:
+        from probes import torch_cache
+
+        cache_env, driver, uuids, refresh = cache
+        build = torch_cache.torch_build()
+        if build is not None:
+            key = torch_cache.cache_key(build, driver, uuids, cache_env)
+            hit = None if refresh else torch_cache.load(cache_env, key)
+            if hit is not None:
+                return parse_torch_answer(hit)
+    raw = _ask_child(timeout_s, env)
+    if isinstance(raw, TorchSection):
+        return raw
+    if cache is not None and key is not None:
+        from probes import torch_cache
+
+        torch_cache.store(cache[0], key, raw)
+    return parse_torch_answer(raw)
+
+
+def _ask_child(timeout_s: float, env: dict[str, str] | None) -> dict[str, Any] | TorchSection:
+    """The child's raw answer, or the section saying why there is none."""
     try:
         done = subprocess.run(
             [sys.executable, str(_CHILD)],
@@ -68,7 +95,9 @@ def probe_torch(timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None
         raw = json.loads(done.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         return TorchSection(status="unavailable", installed=True, errors=["torch probe printed no JSON answer"])
-    return parse_torch_answer(raw)
+    if not isinstance(raw, dict):
+        return TorchSection(status="unavailable", installed=True, errors=["torch probe printed no JSON object"])
+    return raw
 
 
 def kernel_support(capability: tuple[int, int], arch_list: list[str]) -> str:

@@ -131,3 +131,43 @@ def test_real_cpu_only_torch():
 
     assert section.version == importlib.metadata.version("torch")
     assert "torch" not in sys.modules  # our process never imported it
+
+
+def _fake_torch_build(root: Path, counter: Path, version: str) -> Path:
+    """A fake torch package with a version.py (its build), counting every import into `counter`."""
+    pkg = root / "torch"
+    pkg.mkdir(parents=True, exist_ok=True)
+    source = (FAKES / "torch_cuda" / "torch" / "__init__.py").read_text()
+    (pkg / "__init__.py").write_text(f"open({str(counter)!r}, 'a').write('x')\n" + source)
+    (pkg / "version.py").write_text(f"__version__ = {version!r}\ncuda = '12.4'\ngit_version = 'abc'\n")
+    return root
+
+
+def test_torch_answers_are_cached_per_build_driver_and_gpus(tmp_path, monkeypatch):
+    import importlib
+
+    counter = tmp_path / "imports"
+    root = _fake_torch_build(tmp_path / "site", counter, "2.5.1+cu124")
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    cache_env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = child_env(root)
+
+    def ask(driver="550.54.15", uuids=("GPU-a", "GPU-b"), refresh=False, extra=None):
+        section = probe_torch(timeout_s=60, env=env, cache=({**cache_env, **(extra or {})}, driver, list(uuids), refresh))
+        assert section.status == "ok" and [d.name for d in section.devices] == ["NVIDIA L4", "Tesla T4"]
+        return len(counter.read_text()) if counter.exists() else 0
+
+    assert ask() == 1  # cold: the child imported torch
+    assert ask() == 1  # warm: the same build, driver and GPUs answer from the cache
+    assert ask(driver="580.65.06") == 2  # a driver change asks torch again
+    assert ask(driver="580.65.06") == 2
+    assert ask(driver="580.65.06", uuids=("GPU-a",)) == 3  # a GPU gone
+    assert ask(driver="580.65.06", uuids=("GPU-a",), extra={"CUDA_VISIBLE_DEVICES": "0"}) == 4
+    assert ask(driver="580.65.06", uuids=("GPU-a",), refresh=True) == 5  # --refresh
+    (root / "torch" / "version.py").write_text("__version__ = '2.6.0+cu126'\ncuda = '12.6'\n")  # torch upgraded
+    assert ask(driver="580.65.06", uuids=("GPU-a",)) == 6
+    cache_file = tmp_path / "cache" / "advisor" / "torch-probe.json"
+    assert cache_file.stat().st_mode & 0o777 == 0o600
+    cache_file.write_text("{not json")  # a damaged cache is asked again, never an error
+    assert ask(driver="580.65.06", uuids=("GPU-a",)) == 7

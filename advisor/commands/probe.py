@@ -12,7 +12,7 @@ FORMATS = ("rich", "json", "prometheus", "k8s-labels")
 
 
 def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_timeout: float, fmt: str,
-              from_file: Path | None = None) -> None:
+              from_file: Path | None = None, refresh: bool = False) -> None:
     from advisor.output import console, emit_json
     from probes.snapshot import take_snapshot
 
@@ -24,7 +24,7 @@ def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_tim
     if from_file is not None:
         snap = load_snapshot(from_file)
     else:
-        snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout)
+        snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout, refresh=refresh)
     if fmt in ("prometheus", "k8s-labels"):
         from advisor.exporters import labels_text, to_k8s_labels, to_prometheus
 
