@@ -6,15 +6,14 @@ silently. Snapshots are validated with the same schema as `advisor probe --hardw
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from advisor.errors import SnapshotError
+from advisor.bounded import lines, open_regular, parse_json, read_file, read_stdin
+from advisor.errors import BadInputError, SnapshotError
 from advisor.snapshots import MAX_SNAPSHOT_BYTES, check_schema_version, snapshot_from_data
 from probes.schema import SCHEMA_VERSION, Snapshot
 
@@ -49,10 +48,9 @@ def parse_one(text: str | bytes, source: str) -> Snapshot:
         if snap.schema_version.split(".")[0] == SCHEMA_VERSION.split(".")[0]:
             return snap
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise SnapshotError(f"{source}: not valid JSON{where}") from exc
+        data = parse_json(text, source)
+    except BadInputError as exc:
+        raise SnapshotError(str(exc)) from None
     check_schema_version(data, source)
     return snapshot_from_data(data, source)
 
@@ -64,9 +62,9 @@ def reason_of(exc: SnapshotError, source: str) -> str:
 
 
 def _lines(path: Path, label: str) -> Iterator[Loaded | Skipped]:
-    """A JSON-lines file, read line by line: one snapshot per non-blank line."""
-    with path.open("rb") as fh:
-        yield from _line_items(iter(fh), label)
+    """A JSON-lines file, read line by line (each line and the whole file capped): one snapshot per line."""
+    with open_regular(path, "JSON-lines") as fh:
+        yield from _line_items(lines(fh, label, total_cap=MAX_LINES_FILE_BYTES), label)
 
 
 def _line_items(lines: Iterator[bytes] | Iterator[str], label: str) -> Iterator[Loaded | Skipped]:
@@ -86,9 +84,9 @@ def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
     stripped = text.lstrip()
     if stripped[:1] in ("[", b"["):
         try:
-            items = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield Skipped(label, f"not valid JSON ({exc})")
+            items = parse_json(text, label)
+        except BadInputError as exc:
+            yield Skipped(label, reason_of(SnapshotError(str(exc)), label))
             return
         for i, item in enumerate(items):
             source = f"{label}[{i}]"
@@ -103,29 +101,28 @@ def _text_items(text: str | bytes, label: str) -> Iterator[Loaded | Skipped]:
         return
     except SnapshotError as exc:
         first_error = exc
-    lines = text.splitlines() if isinstance(text, str) else text.decode("utf-8", "replace").splitlines()
-    if sum(1 for line in lines if line.strip()) > 1:  # JSON lines in a .json file or on stdin
-        yield from _line_items(iter(lines), label)
+    rows = text.splitlines() if isinstance(text, str) else text.decode("utf-8", "replace").splitlines()
+    if sum(1 for line in rows if line.strip()) > 1 and _looks_like_lines(rows):  # JSON lines in a .json file
+        yield from _line_items(iter(rows), label)
         return
     yield Skipped(label, reason_of(first_error, label))
+
+
+def _looks_like_lines(rows: list[str]) -> bool:
+    """JSON lines start each non-blank line with an object; a pretty-printed document does not."""
+    filled = [r for r in rows if r.strip()]
+    return all(r.lstrip().startswith("{") for r in filled) and not any(r.startswith((" ", "\t")) for r in filled)
 
 
 def _file_items(path: Path) -> Iterator[Loaded | Skipped]:
     label = str(path)
     try:
-        size = path.stat().st_size
         if path.suffix in (".jsonl", ".ndjson"):
-            if size > MAX_LINES_FILE_BYTES:
-                yield Skipped(label, f"{size} bytes is too large for a JSON-lines file of snapshots")
-                return
             yield from _lines(path, label)
             return
-        if size > MAX_SNAPSHOT_BYTES:
-            yield Skipped(label, f"{size} bytes is too large for a snapshot file")
-            return
-        raw = path.read_bytes()
-    except OSError as exc:
-        yield Skipped(label, f"cannot read: {exc.strerror or exc}")
+        raw = read_file(path, "snapshot", MAX_SNAPSHOT_BYTES)
+    except BadInputError as exc:
+        yield Skipped(label, reason_of(SnapshotError(str(exc)), label))
         return
     if not raw.strip():
         yield Skipped(label, "empty file")
@@ -168,7 +165,11 @@ def read_all(sources: list[str], progress: Callable[[int, int], None] | None = N
     loaded: list[Loaded] = []
     for i, f in enumerate(files, 1):
         if f == "-":
-            text = stdin_text if stdin_text is not None else sys.stdin.read()
+            try:
+                text = stdin_text if stdin_text is not None else read_stdin("snapshots").decode("utf-8", "replace")
+            except BadInputError as exc:
+                skipped.append(Skipped("<stdin>", reason_of(SnapshotError(str(exc)), "<stdin>")))
+                continue
             items: Iterator[Loaded | Skipped] = _text_items(text, "<stdin>") if text.strip() else iter(
                 [Skipped("<stdin>", "no input on stdin")])
         else:

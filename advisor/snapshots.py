@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from advisor.errors import SnapshotError
+from advisor.errors import BadInputError, SnapshotError
 from probes.schema import SCHEMA_VERSION, Snapshot
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # a snapshot is a few KiB; refuse anything absurd
@@ -53,35 +52,32 @@ def snapshot_from_data(data: Any, source: str) -> Snapshot:
         raise SnapshotError(f"{source}: field {_field(first['loc'])}: {first['msg']}{tail}") from exc
 
 
-def parse_snapshot(text: str, source: str) -> Snapshot:
-    """Parse and validate snapshot JSON text."""
+def parse_snapshot(text: str | bytes, source: str) -> Snapshot:
+    """Parse and validate snapshot JSON text (bounded depth)."""
+    from advisor.bounded import parse_json
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+        data = parse_json(text, source)
+    except BadInputError as exc:
+        raise SnapshotError(str(exc)) from None
     return snapshot_from_data(data, source)
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
-    """Read a snapshot file.
+    """Read a snapshot file (a regular file, at most 16 MiB, or `-` for standard input).
 
     Raises:
-        SnapshotError: unreadable, too large, not JSON, wrong schema version, or a bad field.
+        SnapshotError: unreadable, not a regular file, too large, not JSON, wrong schema version, or a bad field.
     """
-    p = Path(path)
+    from advisor.bounded import read_file, read_stdin
+
     try:
-        if p.stat().st_size > MAX_SNAPSHOT_BYTES:
-            raise SnapshotError(f"{p}: {p.stat().st_size} bytes is too large for a snapshot")
-        raw = p.read_bytes()
-    except IsADirectoryError as exc:
-        raise SnapshotError(f"{p}: is a directory, not a snapshot file") from exc
-    except OSError as exc:
-        raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SnapshotError(f"{p}: not UTF-8 text") from exc
-    return parse_snapshot(text, str(p))
+        raw = read_stdin("snapshot") if str(path) == "-" else read_file(path, "snapshot")
+    except SnapshotError:
+        raise
+    except BadInputError as exc:
+        raise SnapshotError(str(exc)) from None
+    return parse_snapshot(raw, "<stdin>" if str(path) == "-" else str(path))
 
 
 def write_atomic(path: str | Path, text: str) -> None:

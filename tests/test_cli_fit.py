@@ -156,7 +156,7 @@ def test_check_bad_input_exits_2_with_one_line(hw, args, message):
 
 def test_check_unreadable_hardware_file(tmp_path):
     result = runner.invoke(app, ["check", "qwen2.5:7b", "--hardware", str(tmp_path / "missing.json")])
-    assert result.exit_code == 2 and "missing.json: cannot read" in result.stderr
+    assert result.exit_code == 2 and "missing.json: no such file" in result.stderr
 
 
 def test_check_does_not_import_torch(hw):

@@ -102,7 +102,7 @@ def test_catalog_is_data_with_sources():
     [
         ({"model_type": "llama"}, "needs a positive integer hidden_size"),
         ({"model_type": "llama", "hidden_size": -5, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 9},
-         "hidden_size / n_embd / d_model (got -5)"),
+         "config needs a positive integer hidden_size (got -5)"),
         ({"model_type": "mamba"}, "model_type 'mamba' is not supported"),
         ({}, "model_type None is not supported"),
     ],

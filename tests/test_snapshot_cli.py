@@ -159,7 +159,7 @@ def test_malformed_snapshot_files(tmp_path, content, message):
 
 def test_missing_snapshot_file_and_directory(tmp_path):
     result = runner.invoke(app, ["probe", "--from", str(tmp_path / "nope.json")])
-    assert result.exit_code == 2 and "cannot read" in result.stderr
+    assert result.exit_code == 2 and "nope.json: no such file" in result.stderr
     result = runner.invoke(app, ["probe", "--from", str(tmp_path)])
     assert result.exit_code == 2 and "is a directory" in result.stderr
 

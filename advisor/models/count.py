@@ -45,21 +45,45 @@ def pick(cfg: dict[str, Any], meaning: str, default: Any = None) -> Any:
     return default
 
 
+# Physical limits no real model is near (the largest published: ~200 layers, hidden 25,600, vocab 262,144,
+# 1,024 experts, 10 M tokens of context): a value past them is a broken or hostile config, refused before any
+# loop or allocation sized by it.
+BOUNDS = {"hidden": 1 << 20, "layers": 4096, "heads": 1 << 16, "kv_heads": 1 << 16, "vocab": 1 << 24,
+          "intermediate": 1 << 24, "head_dim": 1 << 16, "context": 1 << 30, "experts": 1 << 16}
+DEFAULT_BOUND = 1 << 31
+MAX_PARAMS = 10**14  # 100 T parameters
+
+
+def _bounded(value: Any, name: str, source: str, positive: bool, upper: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
+        kind = "positive" if positive else "non-negative"
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
+        raise BadInputError(f"{source}: config needs a {kind} integer {name} (got {shown[:60]})")
+    if value > upper:
+        raise BadInputError(f"{source}: config key {name} = {value} is beyond any real model (at most {upper:,})")
+    return value
+
+
 def _int(cfg: dict[str, Any], meaning: str, source: str, default: int | None = None) -> int:
     value = pick(cfg, meaning, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        keys = " / ".join(KEYS[meaning])
-        raise BadInputError(f"{source}: config needs a positive integer {keys} (got {value!r})")
-    return value
+    name = " / ".join(KEYS[meaning]) if value is None or value is default else next(
+        k for k in KEYS[meaning] if cfg.get(k) is not None)
+    return _bounded(value, name, source, True, BOUNDS.get(meaning, DEFAULT_BOUND))
+
+
+def _opt_int(cfg: dict[str, Any], meaning: str, source: str) -> int | None:
+    """A positive integer the config may leave out (None then)."""
+    value = pick(cfg, meaning)
+    if value is None:
+        return None
+    return _int(cfg, meaning, source)
 
 
 def _pos_int(cfg: dict[str, Any], key: str, source: str, default: int = 0) -> int:
     value = cfg.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadInputError(f"{source}: config key {key} must be a non-negative integer (got {value!r})")
-    return value
+    return _bounded(value, key, source, False, BOUNDS.get(key, DEFAULT_BOUND))
 
 
 def sliding_layout(cfg: dict[str, Any], arch: Arch, layers: int) -> tuple[int | None, ...]:
@@ -101,10 +125,11 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
             kv = cfg.get("num_kv_heads") or nh
         else:
             kv = 1 if cfg.get("multi_query", True) else nh
-    if not isinstance(kv, int) or kv <= 0:
-        raise BadInputError(f"{source}: num_key_value_heads must be a positive integer (got {kv!r})")
-    head_dim = cfg.get("head_dim") or h // nh
-    inter = pick(cfg, "intermediate") or 4 * h
+    kv = _bounded(kv, "num_key_value_heads", source, True, BOUNDS["kv_heads"])
+    if kv > nh:
+        raise BadInputError(f"{source}: num_key_value_heads = {kv} exceeds num_attention_heads = {nh}")
+    head_dim = _bounded(cfg.get("head_dim") or h // nh or 1, "head_dim", source, True, BOUNDS["head_dim"])
+    inter = _opt_int(cfg, "intermediate", source) or 4 * h
     biased = any(cfg.get(k) for k in arch.bias_keys)
     qkv_bias = arch.qkv_bias or biased
     o_bias = arch.o_bias or biased
@@ -232,7 +257,7 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
         head_dim=head_dim,
         intermediate=inter,
         vocab=vocab,
-        context=pick(cfg, "context"),
+        context=_opt_int(cfg, "context", source),
         windows=sliding_layout(cfg, arch, n_layers),
         mla=mla,
         experts=experts or None,
@@ -273,11 +298,32 @@ def count_vision(cfg: dict[str, Any], source: str) -> int:
 
 
 def count_config(cfg: dict[str, Any], source: str) -> Counted:
-    """Count any supported config, multimodal wrappers included (text + vision + projector).
+    """Count any supported config, multimodal wrappers included (text + vision + projector), and check that the
+    result is one a real model could have.
 
     Raises:
-        BadInputError: unknown architecture, or a size missing.
+        BadInputError: unknown architecture, a size missing, out of bounds or inconsistent.
     """
+    counted = _count_config(cfg, source)
+    check_counted(counted, source)
+    return counted
+
+
+def check_counted(c: Counted, source: str) -> None:
+    """Consistency no real config breaks: more experts active than there are, more active parameters than in
+    total, a count past physical limits."""
+    if c.experts_per_token is not None and c.experts is not None and c.experts_per_token > c.experts:
+        raise BadInputError(f"{source}: num_experts_per_tok = {c.experts_per_token} exceeds the {c.experts} experts")
+    if c.experts_per_token is not None and c.experts is None:
+        raise BadInputError(f"{source}: num_experts_per_tok = {c.experts_per_token} without any experts")
+    if not 0 < c.total <= MAX_PARAMS or not 0 < c.active <= c.total:
+        raise BadInputError(f"{source}: the config describes {c.total:,} parameters ({c.active:,} active): not a real "
+                            "model")
+    if any(v < 0 for v in c.groups.values()):
+        raise BadInputError(f"{source}: the config gives a negative parameter count")
+
+
+def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     model_type = cfg.get("model_type")
     text_cfg = cfg.get("text_config")
     if isinstance(text_cfg, dict):

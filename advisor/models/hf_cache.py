@@ -34,8 +34,11 @@ def snapshot_dir(repo_id: str, env: Mapping[str, str] | None = None) -> Path | N
     repo_dir = root / f"models--{repo_id.replace('/', '--')}"
     ref = repo_dir / "refs" / "main"
     if ref.is_file():
-        snap = repo_dir / "snapshots" / ref.read_text().strip()
-        if snap.is_dir():
+        from advisor.bounded import read_file
+
+        name = read_file(ref, "ref").decode("utf-8", "replace").strip()
+        snap = repo_dir / "snapshots" / name
+        if name and "/" not in name and name not in (".", "..") and snap.is_dir():
             return snap
     snaps = sorted((repo_dir / "snapshots").glob("*")) if (repo_dir / "snapshots").is_dir() else []
     return snaps[-1] if len(snaps) == 1 else None

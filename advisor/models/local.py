@@ -6,7 +6,6 @@ the zip directory (entry sizes) — never unpickled, never any model code.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from pathlib import Path
@@ -28,24 +27,14 @@ SAFETENSORS_DTYPE_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16
 
 
 def read_json(path: Path, what: str = "config") -> dict[str, Any]:
-    """Read a small JSON object file.
+    """Read a small JSON object file (bounded: regular files only, a byte cap, a depth cap).
 
     Raises:
-        BadInputError: unreadable, too large, not JSON, not an object.
+        BadInputError: unreadable, not a regular file, too large, not JSON, not an object.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise BadInputError(f"{path}: {size} bytes is too large for a {what} file")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path}: not UTF-8 text") from exc
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    from advisor.bounded import parse_json, read_file
+
+    data = parse_json(read_file(path, "index" if what == "index" else "config"), str(path))
     if not isinstance(data, dict):
         raise BadInputError(f"{path}: expected a JSON object")
     return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,11 @@ def read_header(path: Path) -> SafetensorsHeader:
     Raises:
         BadInputError: naming the file and what is wrong with it.
     """
+    from advisor.bounded import open_regular
+
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
+        with open_regular(path, "safetensors") as handle:
+            size = os.fstat(handle.fileno()).st_size
             prefix = handle.read(8)
             if len(prefix) < 8:
                 raise BadInputError(f"{path}: too short to be a safetensors file ({size} bytes)")
@@ -57,7 +60,7 @@ def read_header(path: Path) -> SafetensorsHeader:
         raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadInputError(f"{path}: header is not valid JSON") from exc
     if not isinstance(header, dict):
         raise BadInputError(f"{path}: header is not a JSON object")
