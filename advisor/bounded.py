@@ -35,7 +35,7 @@ def _kind(mode: int) -> str:
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
         if test(mode):
             return name
-    return "not a regular file"
+    return "not a regular file"  # "is not a regular file"
 
 
 def open_regular(path: str | Path, what: str) -> BinaryIO:
@@ -57,7 +57,7 @@ def open_regular(path: str | Path, what: str) -> BinaryIO:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise BadInputError(f"{p}: {_kind(mode)}, not a {what} file; advisor reads regular files only")
+            raise BadInputError(f"{p}: is {_kind(mode)}, not a {what} file; advisor reads regular files only")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
