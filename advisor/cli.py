@@ -89,7 +89,8 @@ def probe(
     json_out: bool = typer.Option(False, "--json", help="Print the snapshot as JSON."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON snapshot to FILE (atomically)."),
     no_torch: bool = typer.Option(False, "--no-torch", help="Do not ask torch (faster)."),
-    nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, help="Seconds to wait for NVML."),
+    nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, max=600.0,
+                                      help="Seconds to wait for NVML (0.1 to 600)."),
     fmt: str = typer.Option("rich", "--format", help="rich, json, prometheus (node_exporter textfile) or k8s-labels."),
     from_file: Path | None = typer.Option(None, "--from", help="Show a saved snapshot instead of probing."),
     refresh: bool = typer.Option(False, "--refresh", help="Ask torch again even when its cached answers still hold."),
@@ -303,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     errors = sys.modules[typer.BadParameter.__module__]
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     args = list(sys.argv[1:] if argv is None else argv)
+    from advisor.output import install_ascii_fallback
+
+    install_ascii_fallback()
     try:
         rv = app(args=args, standalone_mode=False, prog_name="advisor")
     except no_args:  # typer has printed the help already
@@ -318,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     except errors.ClickException as exc:
         fail(f"error: {' '.join(exc.format_message().split())}", exc.exit_code)
         return int(exc.exit_code)
-    except errors.Abort:
+    except typer.Abort:
         sys.stderr.write("advisor: interrupted\n")
         return 130
     except SystemExit as exc:

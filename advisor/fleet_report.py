@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from advisor.fleet_input import Loaded, Skipped
+from probes.sanity import gpu_problems
 from probes.schema import Snapshot
 from rules.fleet import Cell, MatrixDecider
 from rules.units import gib
@@ -150,6 +151,9 @@ def partial_reasons(snap: Snapshot) -> list[str]:
         if name == "nvml" and section.status == "unavailable" and any(m in first.lower() for m in NO_DRIVER_MARKERS):
             continue
         out.append(f"{name} {section.status}: {first}")
+    for g in snap.gpus:
+        for problem in gpu_problems(g):
+            out.append(f"nvml: GPU {g.index} {problem}")
     nvml = snap.nvml
     if nvml.status != "unavailable" and nvml.driver_version and nvml.driver_version != "what-if" and not snap.gpus:
         out.append(f"nvml: NVIDIA driver {nvml.driver_version} is loaded but NVML lists no GPU (a GPU fell off the bus, "

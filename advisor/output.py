@@ -38,3 +38,31 @@ def console(stderr: bool = False) -> Any:
 
 def emit_json(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+ASCII = {"×": "x", "·": "-", "█": "#", "▓": "=", "▒": "+", "░": ".", "✔": "OK", "✘": "X", "≈": "~", "≥": ">=",
+         "≤": "<=", "…": "...", "→": "->", "—": "-", "–": "-", "━": "-", "─": "-", "┃": "|", "│": "|", "╇": "+",
+         "┼": "+", "╭": "+", "╮": "+", "╰": "+", "╯": "+", "…": "..."}
+
+
+def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start:error.end]
+    return "".join(ASCII.get(ch, "?") for ch in bad), error.end
+
+
+def install_ascii_fallback() -> None:
+    """On a stream that cannot encode what advisor prints (PYTHONIOENCODING=ascii, a C locale), print ASCII
+    stand-ins ("x" for "×", "#" for "█", "OK" for "✔") instead of failing."""
+    import codecs
+
+    codecs.register_error("advisor-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            "×█✔≥".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="advisor-ascii")

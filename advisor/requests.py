@@ -22,9 +22,12 @@ def parse_context(text: str | int | None) -> int | None:
     """ "8192", "8k", "128K", "1m" -> tokens."""
     if text is None or isinstance(text, int):
         return text
-    m = re.fullmatch(r"\s*(-?\d+)\s*([kKmM]?)\s*", str(text))
+    cleaned = str(text).strip()
+    # bounded and linear: strip first, then a pattern with no two adjacent repeats that could trade characters
+    m = re.fullmatch(r"(-?\d{1,12}) ?([kKmM]?)", cleaned) if len(cleaned) <= 32 else None
     if not m:
-        raise BadInputError(f"--context: not a number of tokens: {text!r} (e.g. 8192 or 32k)")
+        shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "..."
+        raise BadInputError(f"--context: not a number of tokens: {shown!r} (e.g. 8192 or 32k)")
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
 
 
@@ -33,6 +36,8 @@ def parse_headroom(text: str | None) -> int | float | None:
     if text is None:
         return None
     text = text.strip()
+    if len(text) > 40:
+        raise BadInputError(f"--headroom: not a size or a percentage: {text[:40]!r}... (e.g. 2GiB or 15%)")
     if text.endswith("%"):
         try:
             value = float(text[:-1])

@@ -19,7 +19,7 @@ _UNITS = {
     "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
     "t": 1000**4, "tb": 1000**4, "tib": 1024**4,
 }
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,9})?) ?([a-zA-Z]{0,3})")
 
 
 def parse_size(text: str) -> int:
@@ -28,10 +28,12 @@ def parse_size(text: str) -> int:
     Raises:
         BadInputError: for anything else.
     """
-    match = _SIZE.match(text)
+    cleaned = text.strip()
+    match = _SIZE.fullmatch(cleaned) if len(cleaned) <= 40 else None
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
-        raise BadInputError(f"not a size: {text!r} (use e.g. 24GiB, 80GB, 512MiB)")
+        shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "..."
+        raise BadInputError(f"not a size: {shown!r} (use e.g. 24GiB, 80GB, 512MiB)")
     return int(float(match.group(1)) * _UNITS[unit])
 
 

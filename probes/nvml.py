@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from probes.abilities import abilities_for
 from probes.cuda_visible import resolve_cuda_visible
+from probes.sanity import gpu_problems, known_unified
 from probes.schema import Gpu, GpuProcess, Mig, MigInstance, NvmlSection
 
 T = TypeVar("T")
@@ -54,8 +55,12 @@ def _describe(error: BaseException) -> str:
     return f"{message} (NVML error {code})" if code is not None else message
 
 
+TELEMETRY = ("power draw", "power limit", "temperature", "utilization")  # optional readings: listed, not "partial"
+
+
 class _Gateway:
-    """Calls NVML; an NVMLError becomes None and a reason line in ``errors``."""
+    """Calls NVML; any exception of one call (an NVMLError, or one of the binding's own, such as a name cut
+    mid-UTF-8 character by the driver) costs that value only: None and a reason line in ``errors``."""
 
     def __init__(self, nv: ModuleType) -> None:
         self.nv = nv
@@ -69,6 +74,11 @@ class _Gateway:
             self.last_code = getattr(exc, "value", None)
             if errors is not None:
                 errors.append(f"{what}: {_describe(exc)}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a fault of one call never costs the section
+            self.last_code = -1
+            if errors is not None:
+                errors.append(f"{what}: {type(exc).__name__}: {str(exc)[:120]}")
             return None
 
 
@@ -167,9 +177,10 @@ def _read_all(gw: _Gateway, env: Mapping[str, str]) -> NvmlProbe:
     gpus = [g.model_copy(update={"cuda_index": cuda_index.get(g.index)}) for g in gpus]
 
     status = "ok"
+    gpu_faults = any(not e.startswith(TELEMETRY) for g in gpus for e in g.errors)
     if count is None:
         status = "unavailable"
-    elif errors or core_missing:
+    elif errors or core_missing or gpu_faults:
         status = "partial"
     section = NvmlSection(
         status=status,
@@ -234,6 +245,11 @@ def _read_gpu(gw: _Gateway, index: int) -> Gpu:
         values["compute_capability"] = f"{major}.{minor}"
         values["abilities"] = abilities_for((major, minor))
 
+    if values.get("unified_memory") and not known_unified(values.get("name"), values.get("compute_capability")):
+        # a discrete GPU answering NotSupported or a total of 0 is broken or lying: not budgeted from system RAM
+        errors.append("memory info reports no memory of its own, and this is not a unified-memory device")
+        values.pop("unified_memory")
+        values.pop("memory_info_version", None)
     values["mig"] = _read_mig(gw, handle, errors)
     values["processes"] = _read_processes(gw, handle, errors)
 
@@ -249,8 +265,13 @@ def _read_gpu(gw: _Gateway, index: int) -> Gpu:
     if util is not None:
         values["utilization_gpu_percent"] = int(util.gpu)
         values["utilization_memory_percent"] = int(util.memory)
-    values["errors"] = errors + telemetry
-    return Gpu(**values)
+    gpu = Gpu(**values, errors=errors + telemetry)
+    impossible = gpu_problems(gpu)
+    if impossible:
+        # figures that cannot be true are reported, not passed on
+        gpu = gpu.model_copy(update={"errors": [*gpu.errors, *impossible], "memory_total_bytes": None,
+                                     "memory_free_bytes": None, "memory_used_bytes": None})
+    return gpu
 
 
 def _read_mig(gw: _Gateway, handle: Any, errors: list[str]) -> Mig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from probes.abilities import parse_capability
+from probes.sanity import gpu_problems
 from probes.schema import Gpu, Snapshot
 from rules.plan import Request
 
@@ -125,6 +126,11 @@ def usable_devices(snapshot: Snapshot, request: Request) -> Devices:
             notes.append(f"GPU {gpu.index} ({gpu.name}) is hidden by CUDA_VISIBLE_DEVICES")
             continue
         apple = (gpu.name or "").startswith("Apple")
+        impossible = gpu_problems(gpu) if not apple else []
+        if impossible:
+            unreadable.append(f"GPU {gpu.index}{f' ({gpu.name})' if gpu.name else ''} could not be trusted "
+                              f"({'; '.join(impossible)})")
+            continue
         if gpu.mig.enabled:
             only = _visible_instances(snapshot, gpu) if wanted is None else None
             for inst in gpu.mig.instances:

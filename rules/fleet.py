@@ -63,7 +63,7 @@ class _Candidate:
     placement: str
     devices: tuple[str, ...]
     memory_bytes: int
-    order: tuple[int, int, int, int, int]  # rules.ranking.order_key: the rank before headroom
+    order: tuple[int, int, int, int, int, int]  # rules.ranking.order_key: the rank before headroom
     gpu_fits: bool
     gpu_room: float  # least relative room on its GPUs (1.0 when it uses none)
     gpu_shortfall: int  # bytes missing on its tightest GPU (<= 0 when they fit)
@@ -105,7 +105,7 @@ def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Dev
         out.append(_Candidate(
             precision=job.precision.name, engine=job.engine, placement=draft.placement,
             devices=tuple(u.device for u in draft.uses), memory_bytes=sum(u.memory.total_bytes for u in draft.uses),
-            order=order_key(job.precision.quality_rank, draft.placement, pref, job.engine),
+            order=order_key(job.precision.quality_rank, draft.placement, pref, job.engine, len(gpus)),
             gpu_fits=all(u.fits for u in gpus), gpu_room=room,
             gpu_shortfall=(worst.memory.total_bytes - (worst.budget_bytes or 0)) if worst else -UNBOUNDED,
             cpu_need=sum(u.memory.total_bytes for u in cpus) if cpus else None,
@@ -121,7 +121,7 @@ def _best(cands: list[_Candidate], cpu_budget: int) -> _Candidate | None:
     """The candidate select.recommend ranks first among those that fit with this CPU budget."""
     best, best_rank = None, None
     for c in cands:
-        if best_rank is not None and c.order != best_rank[:5]:
+        if best_rank is not None and c.order != best_rank[:6]:
             break  # sorted by order: nothing later can rank higher
         if not c.gpu_fits or (c.cpu_need is not None and c.cpu_need > cpu_budget):
             continue

@@ -38,10 +38,10 @@ def near_gpus(name: str, n: int = 3) -> list[str]:
 
 def parse_gpu_spec(text: str) -> tuple[str, int]:
     """ "RTX 4090", "2xH100", "2 x H100", "H100 x8", "A100 80GB ×4" -> (name, count)."""
-    cleaned = text.strip()
-    if m := re.match(r"^(\d{1,2})\s*[x×]\s*(.+)$", cleaned, re.I):
+    cleaned = " ".join(text.split())[:200]  # runs of spaces become one: every pattern below is then linear
+    if m := re.match(r"^(\d{1,2}) ?[x×] ?(.+)$", cleaned, re.I):
         return m.group(2).strip(), int(m.group(1))
-    if m := re.match(r"^(.+?)(?:\s+[x×]\s*|×)(\d{1,2})$", cleaned, re.I):
+    if m := re.match(r"^(.+?)(?: [x×] ?|×)(\d{1,2})$", cleaned, re.I):
         return m.group(1).strip(), int(m.group(2))
     return cleaned, 1
 

@@ -6,7 +6,7 @@ joint placement of several models.
    pay for a small gain in quality. Below 4-bit quality, quality goes first again.
 2. Then quality (bf16/fp16 > fp8 > int8 > 4-bit > lower), then speed (one GPU or tensor-parallel > layer split >
    offload > CPU), then the format the hardware runs natively (preference), then the engine (each engine's
-   `rank`), then headroom.
+   `rank`), then fewer GPUs, then headroom.
 """
 
 from __future__ import annotations
@@ -31,19 +31,22 @@ def speed_class(placement: str) -> SpeedClass:
     return SPEED_CLASS[placement]
 
 
-def order_key(quality_rank: int, placement: str, preference: int, engine: str) -> tuple[int, int, int, int, int]:
-    """The rank of a plan before headroom; smaller is better."""
+def order_key(quality_rank: int, placement: str, preference: int, engine: str,
+              gpus: int = 1) -> tuple[int, int, int, int, int, int]:
+    """The rank of a plan before headroom; smaller is better. Among otherwise equal plans, fewer GPUs first: an
+    8 B model on one H100 beats the same model tensor-parallel over two (no interconnect traffic, a GPU left free)."""
     all_gpu_good = SPEED_CLASS[placement] == "all-gpu" and quality_rank <= FOUR_BIT_QUALITY_RANK
     rank = engines.REGISTRY[engine].rank if engine in engines.REGISTRY else 9
-    return (0 if all_gpu_good else 1, quality_rank, SPEED_RANK[placement], preference, rank)
+    return (0 if all_gpu_good else 1, quality_rank, SPEED_RANK[placement], preference, rank, gpus)
 
 
 def rank_key(quality_rank: int, placement: str, preference: int, engine: str, headroom_fraction: float,
-             ) -> tuple[float, ...]:
+             gpus: int = 1) -> tuple[float, ...]:
     """The full rank: `order_key`, then more headroom first."""
-    return (*order_key(quality_rank, placement, preference, engine), -round(headroom_fraction, 4))
+    return (*order_key(quality_rank, placement, preference, engine, gpus), -round(headroom_fraction, 4))
 
 
 def plan_rank(plan: Plan, preference: int) -> tuple[float, ...]:
     """`rank_key` of a plan."""
-    return rank_key(plan.quality_rank, plan.placement, preference, plan.engine, plan.headroom_fraction)
+    gpus = sum(1 for u in plan.per_device if u.kind == "gpu")
+    return rank_key(plan.quality_rank, plan.placement, preference, plan.engine, plan.headroom_fraction, gpus)

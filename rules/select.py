@@ -23,6 +23,7 @@ from rules.units import gib
 
 Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 DEFAULT_CONTEXT_CAP = 8192
+MAX_SPLIT = 16
 ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
 MAX_CONTEXT = 10_000_000
 
@@ -170,6 +171,13 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
     return [e for e in names if engines.get(e).auto]  # Ollama: the same runtime as llama.cpp, by name only
 
 
+def _gate_kind(d: Device) -> tuple[object, ...]:
+    """What a gate looks at: devices alike in it pass or fail together."""
+    g = d.gpu
+    return (d.kind, d.name, d.apple, d.unified, d.is_mig, g.compute_capability if g else None,
+            g.abilities if g else None)
+
+
 def _one_per_kind(gpus: tuple[Device, ...]) -> tuple[Device, ...]:
     """Of identical GPUs, the one with the most budget (the first on a tie), in NVML order."""
     best: dict[tuple[object, ...], Device] = {}
@@ -195,7 +203,7 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
         if mode == "finetune":
             yield from (P.training(job, group) for group in _identical_groups(gpus))
         elif len(together) > 1:
-            yield P.layer_split(job, together)
+            yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget))[:MAX_SPLIT])
         if not gpus and cpu is not None and devs.cpu_only_allowed:
             yield P.training(job, (cpu,))
         return
@@ -208,7 +216,8 @@ def placements(job: P.Job, devs: Devices, one_single_per_kind: bool = False) -> 
             if heads % len(group) == 0:
                 yield P.tensor_parallel(job, group)
     if eng.layer_split and len(together) > 1:
-        yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget)))
+        # the GPUs with the most room; a split over more than MAX_SPLIT GPUs is not a plan a person runs
+        yield P.layer_split(job, tuple(sorted(together, key=lambda d: -d.budget))[:MAX_SPLIT])
     if cpu is not None and not eng.needs_gpu:
         offloadable = [g for g in gpus if not g.unified]
         if eng.offload and offloadable:
@@ -310,7 +319,9 @@ def evaluate(spec: ModelSpec, snapshot: Snapshot, request: Request, joint: bool 
     context = default_context(spec, request)
     precisions, rejected = candidate_precisions(spec, request)
     results: list[tuple[Plan, int, P.Job, Redraft]] = []
-    for job, draft, sub in drafts(spec, snapshot, request, devs, precisions, rejected, joint):
+    # of identical GPUs, a single-GPU plan is drafted on the one with the most room (the same plan on each
+    # other one is never better); a machine with thousands of GPUs decides as fast as one with a few kinds
+    for job, draft, sub in drafts(spec, snapshot, request, devs, precisions, rejected, joint, one_single_per_kind=True):
         plan, pref = _plan(job, draft, sub)
         results.append((plan, pref, job, _redraft(draft, sub)))
     return results, rejected, devs, context
@@ -343,11 +354,16 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 continue
             job = P.Job(spec, p, engine, request, context, kv, joint)
             allowed = []
+            seen: dict[tuple[object, ...], str | None] = {}
             for d in (*devs.gpus, *([devs.cpu] if devs.cpu else [])):
-                why = gate(p, engine, d, snapshot)
+                kind = _gate_kind(d)
+                first = kind not in seen
+                why = gate(p, engine, d, snapshot) if first else seen[kind]
+                seen[kind] = why
                 if why is None:
                     allowed.append(d)
-                elif d.kind == "gpu" or not eng.needs_gpu or not devs.gpus:
+                elif first and (d.kind == "gpu" or not eng.needs_gpu or not devs.gpus):
+                    # one rejection per kind of device: identical GPUs fail the same gate for the same reason
                     rejected.append(Rejected(precision=p.name, engine=engine, placement=d.key, reason=why))
             sub = replace(devs, gpus=tuple(d for d in allowed if d.kind == "gpu"),
                           cpu=devs.cpu if devs.cpu in allowed else None)

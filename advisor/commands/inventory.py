@@ -38,8 +38,14 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     """An ISO date or time ("2026-11-01", "2026-11-01T12:00Z") or an age ("7d", "36h")."""
     now = now or datetime.now(timezone.utc)
     t = text.strip()
+    if len(t) > 40:
+        raise BadInputError(f"--since: not a date or an age: {t[:40]!r}... (e.g. 2026-11-01 or 7d)")
     if t and t[-1] in "mhdw" and t[:-1].replace(".", "", 1).isdigit():
-        return now - timedelta(seconds=float(t[:-1]) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[t[-1]])
+        seconds = float(t[:-1]) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[t[-1]]
+        try:
+            return now - timedelta(seconds=seconds)
+        except OverflowError:
+            raise BadInputError(f"--since: {t} reaches before the year 1 (e.g. 7d or 2026-11-01)") from None
     when = parse_time(t)
     if when is None:
         raise BadInputError(f"--since: not a date or an age: {text!r} (e.g. 2026-11-01 or 7d)")

@@ -6,6 +6,8 @@ version, counts within bounds), and any failure inside the library becomes one c
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,19 +59,94 @@ def tensor_group(name: str) -> str:
     return "other"
 
 
+_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
+_STRING, _ARRAY = 8, 9
+MAX_DIMS = 8
+
+
 def _check_fixed_header(path: Path) -> None:
+    """Walk the whole GGUF header (metadata and tensor infos) with every length checked against the bytes left,
+    before the gguf library reads it: a count that the file cannot hold (an array claiming 2**40 elements in a
+    1 KB file) is refused at once instead of looping or allocating."""
+    from advisor.bounded import open_regular
+
     try:
-        with path.open("rb") as handle:
-            head = handle.read(24)
+        with open_regular(path, "GGUF") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < 24:
+                raise BadInputError(f"{path}: not a GGUF file (no GGUF magic)")
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                _walk_header(path, view, size)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if len(head) < 24 or head[:4] != b"GGUF":
+    except ValueError as exc:  # mmap of an empty or special file
+        raise BadInputError(f"{path}: cannot map: {exc}") from exc
+
+
+def _walk_header(path: Path, view: mmap.mmap, size: int) -> None:
+    head = view[:24]
+    if head[:4] != b"GGUF":
         raise BadInputError(f"{path}: not a GGUF file (no GGUF magic)")
     version, tensors, kvs = struct.unpack("<IQQ", head[4:24])
     if version not in (2, 3):
         raise BadInputError(f"{path}: GGUF version {version} is not supported (2 or 3)")
     if tensors > MAX_TENSORS or kvs > MAX_KV:
         raise BadInputError(f"{path}: absurd header ({tensors} tensors, {kvs} metadata keys)")
+    pos = 24
+
+    def need(n: int, what: str) -> None:
+        if n < 0 or pos + n > size:
+            raise BadInputError(f"{path}: malformed GGUF ({what} claims {n:,} bytes, {size - pos:,} left in the file)")
+
+    def u64() -> int:
+        nonlocal pos
+        need(8, "a length")
+        (v,) = struct.unpack_from("<Q", view, pos)
+        pos += 8
+        return int(v)
+
+    def u32() -> int:
+        nonlocal pos
+        need(4, "a type")
+        (v,) = struct.unpack_from("<I", view, pos)
+        pos += 4
+        return int(v)
+
+    def string(what: str) -> None:
+        nonlocal pos
+        n = u64()
+        need(n, what)
+        pos += n
+
+    def value(kind: int, depth: int) -> None:
+        nonlocal pos
+        if kind in _SCALAR:
+            need(_SCALAR[kind], "a value")
+            pos += _SCALAR[kind]
+        elif kind == _STRING:
+            string("a string")
+        elif kind == _ARRAY and depth < 2:
+            inner, count = u32(), u64()
+            least = _SCALAR.get(inner, 8)  # a string or an array takes at least its 8-byte length
+            need(count * least, f"an array of {count:,} elements")
+            if inner in _SCALAR:
+                pos += count * least
+            else:
+                for _ in range(count):
+                    value(inner, depth + 1)
+        else:
+            raise BadInputError(f"{path}: malformed GGUF (unknown value type {kind})")
+
+    for _ in range(kvs):
+        string("a metadata key")
+        value(u32(), 0)
+    for _ in range(tensors):
+        string("a tensor name")
+        dims = u32()
+        if not 1 <= dims <= MAX_DIMS:
+            raise BadInputError(f"{path}: malformed GGUF (a tensor with {dims} dimensions)")
+        need(8 * dims + 12, "a tensor's shape")
+        pos += 8 * dims + 12
 
 
 def read_gguf(path: Path) -> GgufInfo:
@@ -112,6 +189,10 @@ def read_gguf(path: Path) -> GgufInfo:
                 experts += n
             if tensor.name == "token_embd.weight":
                 embd_shape = tuple(int(d) for d in tensor.shape)
+        end = os.path.getsize(path)
+        for tensor in reader.tensors:
+            if int(tensor.data_offset) + int(tensor.n_bytes) > end:
+                raise BadInputError(f"{path}: truncated GGUF (tensor {tensor.name} ends past the end of the file)")
         file_type = metadata.get("general.file_type")
         try:
             ftype_name = LlamaFileType(file_type).name if file_type is not None else None

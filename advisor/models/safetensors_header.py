@@ -16,6 +16,7 @@ from typing import Any
 
 from advisor.errors import BadInputError
 
+MAX_TENSORS = 1_000_000
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the largest real headers are a few MiB
 
 # Bits per element of each safetensors dtype (safetensors format specification).
@@ -76,6 +77,9 @@ def _validate(path: Path, header: dict[str, Any], data_area: int) -> Safetensors
     by_dtype: dict[str, int] = {}
     elements_by_dtype: dict[str, int] = {}
     shapes: dict[str, tuple[int, ...]] = {}
+    spans: list[tuple[int, int, str]] = []
+    if len(header) > MAX_TENSORS:
+        raise BadInputError(f"{path}: {len(header):,} tensors in one header is beyond any real checkpoint")
     for name, info in header.items():
         where = f"{path}: tensor {name!r}"
         if not isinstance(info, dict):
@@ -103,6 +107,11 @@ def _validate(path: Path, header: dict[str, Any], data_area: int) -> Safetensors
         by_dtype[dtype] = by_dtype.get(dtype, 0) + end - begin
         elements_by_dtype[dtype] = elements_by_dtype.get(dtype, 0) + numel
         shapes[name] = tuple(shape)
+        spans.append((begin, end, name))
+    spans.sort()
+    for (b1, e1, n1), (b2, _e2, n2) in zip(spans, spans[1:], strict=False):
+        if b2 < e1:
+            raise BadInputError(f"{path}: tensors {n1!r} and {n2!r} overlap in the data area ({b1}-{e1} and {b2}-)")
     return SafetensorsHeader(path, elements, data_bytes, by_dtype, elements_by_dtype, shapes,
                              {str(k): str(v) for k, v in metadata.items()})
 
