@@ -6,13 +6,15 @@ silently. Snapshots are validated with the same schema as `advisor probe --hardw
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from advisor.bounded import lines, open_regular, parse_json, read_file, read_stdin
+from advisor.bounded import LINE_CAP, lines, open_regular, parse_json, read_file
 from advisor.errors import BadInputError, SnapshotError
 from advisor.snapshots import MAX_SNAPSHOT_BYTES, check_schema_version, snapshot_from_data
 from probes.schema import SCHEMA_VERSION, Snapshot
@@ -130,6 +132,34 @@ def _file_items(path: Path) -> Iterator[Loaded | Skipped]:
     yield from _text_items(raw, label)
 
 
+def _stdin_items(stdin_text: str | None) -> Iterator[Loaded | Skipped]:
+    """Standard input: one document (a snapshot or an array) up to the snapshot cap; beyond it, JSON lines read
+    line by line, each line capped, so a stream without end (a device behind the pipe) is refused, not stored."""
+    if stdin_text is not None:
+        data: bytes = stdin_text.encode()
+        stream = None
+    else:
+        stream = sys.stdin.buffer
+        data = stream.read(MAX_SNAPSHOT_BYTES + 1)
+    if not data.strip():
+        yield Skipped("<stdin>", "no input on stdin")
+        return
+    if len(data) <= MAX_SNAPSHOT_BYTES or stream is None:
+        yield from _text_items(data, "<stdin>")
+        return
+    head, _, tail = data.rpartition(b"\n")
+    try:
+        first = [row + b"\n" for row in head.split(b"\n")] if head else []
+        more = lines(stream, "<stdin>")
+        joined = tail + next(more, b"") if tail else b""
+        if len(joined) > LINE_CAP:
+            raise BadInputError("<stdin>: a line longer than 16 MiB (one snapshot per line)")
+        rows = itertools.chain(first, [joined] if joined else [], more)
+        yield from _line_items(rows, "<stdin>")
+    except BadInputError as exc:
+        yield Skipped("<stdin>", reason_of(SnapshotError(str(exc)), "<stdin>"))
+
+
 def expand(sources: list[str]) -> tuple[list[Path | str], list[Skipped]]:
     """Files to read, in a stable order: directories walked (snapshot suffixes only), `-` kept for stdin."""
     files: list[Path | str] = []
@@ -165,13 +195,7 @@ def read_all(sources: list[str], progress: Callable[[int, int], None] | None = N
     loaded: list[Loaded] = []
     for i, f in enumerate(files, 1):
         if f == "-":
-            try:
-                text = stdin_text if stdin_text is not None else read_stdin("snapshots").decode("utf-8", "replace")
-            except BadInputError as exc:
-                skipped.append(Skipped("<stdin>", reason_of(SnapshotError(str(exc)), "<stdin>")))
-                continue
-            items: Iterator[Loaded | Skipped] = _text_items(text, "<stdin>") if text.strip() else iter(
-                [Skipped("<stdin>", "no input on stdin")])
+            items: Iterator[Loaded | Skipped] = _stdin_items(stdin_text)
         else:
             items = _file_items(Path(f))
         for item in items:

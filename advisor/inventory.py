@@ -77,15 +77,21 @@ class Inventory:
     def close(self) -> None:
         self.conn.close()
 
-    def add(self, items: list[Loaded]) -> tuple[int, int]:
-        """Store snapshots in one transaction: (added, already present). All or nothing."""
+    def add(self, items: list[Loaded], rejected: list[Skipped] | None = None) -> tuple[int, int]:
+        """Store the valid snapshots of a batch in one transaction: (added, already present). A snapshot that
+        cannot be stored (a `taken_at` that is not a time) is left out and appended to `rejected`; the batch is
+        written whole or not at all."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = []
         for item in items:
             doc = item.snapshot.model_dump_json()
             taken = parse_time(item.snapshot.taken_at)
             if taken is None:
-                raise SnapshotError(f"{item.source}: field taken_at: {item.snapshot.taken_at!r} is not an ISO 8601 time")
+                why = f"field taken_at: {item.snapshot.taken_at[:40]!r} is not an ISO 8601 time"
+                if rejected is None:
+                    raise SnapshotError(f"{item.source}: {why}")
+                rejected.append(Skipped(item.source, why))
+                continue
             rows.append((item.snapshot.host.hostname, item.snapshot.taken_at, taken.timestamp(), now, item.source,
                          hashlib.sha256(doc.encode()).hexdigest(), doc))
         self.conn.execute("BEGIN IMMEDIATE")

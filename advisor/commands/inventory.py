@@ -20,18 +20,18 @@ def run_add(sources: list[str], db: Path) -> int:
     if not sources:
         raise BadInputError("name snapshot files, directories, JSON-lines files or - for stdin")
     loaded, skipped = read_all(sources)
-    for s in skipped:
-        sys.stderr.write(f"advisor: rejected {s.source}: {s.reason}\n")
     inv = Inventory(db)
     try:
-        added, present = inv.add(loaded) if loaded else (0, 0)
+        added, present = inv.add(loaded, skipped) if loaded else (0, 0)
         snapshots, hosts = inv.count()
     finally:
         inv.close()
+    for s in skipped:
+        sys.stderr.write(f"advisor: rejected {s.source}: {s.reason}\n")
     print(f"added {added} snapshot{'s' * (added != 1)}"
           f"{f' ({present} already stored)' if present else ''}"
           f"{f', rejected {len(skipped)}' if skipped else ''}; {db} holds {snapshots} snapshots of {hosts} hosts")
-    return EXIT_OK if loaded else EXIT_BAD_INPUT
+    return EXIT_OK if added or present else EXIT_BAD_INPUT
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

@@ -13,6 +13,8 @@ from advisor.errors import BadInputError
 from advisor.models import catalog
 from advisor.models.spec import ModelSpec
 
+MAX_NAME = 1024  # a path or a repo id; longer is not a model name
+
 
 class UnknownModelError(BadInputError):
     """Nothing resolved the name; carries the closest catalog names."""
@@ -47,6 +49,11 @@ def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
     name = name.strip()
     if not name:
         raise BadInputError("empty model name")
+    if len(name) > MAX_NAME:
+        raise BadInputError(f"model name of {len(name):,} characters is too long (at most {MAX_NAME}): "
+                            f"{name[:40]!r}...")
+    if "\0" in name:
+        raise BadInputError("model name holds a NUL character")
     path = Path(name).expanduser()
     if path.is_dir():
         return resolve_directory(path)
