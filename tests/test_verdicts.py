@@ -461,3 +461,17 @@ def test_a_model_that_is_not_a_token_llm_gets_no_token_plan(hosts, name):
     report = json.loads(run("report", hosts["4090"], "-m", name, "--format", "json").stdout)
     cell = report["hosts"][0]["cells"][name]
     assert cell["cannot_tell"] and not cell["fits"]
+
+
+def test_cuda_visible_devices_naming_one_mig_instance_plans_on_it_alone(install_nvml):
+    snap = probed(install_nvml, fk.a100_mig(), {"CUDA_VISIBLE_DEVICES": "MIG-66666666-7777-8888-9999-000000000000"})
+    rec = recommend(catalog.spec_for("Qwen2.5-0.5B-Instruct"), snap, Request(allow_cpu=False))
+    assert rec.plan is not None
+    for plan in [rec.plan, *rec.alternatives]:
+        assert [u.device for u in plan.per_device] == ["gpu:0/mig:1"]
+        assert plan.cuda_visible_devices == "MIG-66666666-7777-8888-9999-000000000000"
+
+
+def test_gpus_on_a_hung_driver_cannot_tell(hosts):
+    done = run("check", "llama3.1:8b", "--gpus", "0", "--hardware", hosts["hung"])
+    assert done.returncode == 3 and "could not be read" in done.stderr
