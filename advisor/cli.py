@@ -22,6 +22,11 @@ from advisor.version import __version__  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def flag(*names: str, **kw: Any) -> Any:
+    """A boolean flag: shown in help without a value type (it takes none)."""
+    return typer.Option(False, *names, metavar="", **kw)
+
 app = typer.Typer(
     name="advisor",
     help="Will this model run on this machine, at which precision, with which engine — and if not, "
@@ -66,10 +71,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+    version: bool = flag("--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show a traceback when something fails."),
-    json_out: bool = typer.Option(False, "--json", help="With no command: the overview as JSON."),
+    debug: bool = flag("--debug", help="Show a traceback when something fails."),
+    json_out: bool = flag("--json", help="With no command: the overview as JSON."),
 ) -> None:
     """Run with no command to see what the featured models need on this machine.
 
@@ -86,14 +91,14 @@ def root(
 @app.command()
 @handles_errors
 def probe(
-    json_out: bool = typer.Option(False, "--json", help="Print the snapshot as JSON."),
+    json_out: bool = flag("--json", help="Print the snapshot as JSON."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON snapshot to FILE (atomically)."),
-    no_torch: bool = typer.Option(False, "--no-torch", help="Do not ask torch (faster)."),
+    no_torch: bool = flag("--no-torch", help="Do not ask torch (faster)."),
     nvml_timeout: float = typer.Option(10.0, "--nvml-timeout", min=0.1, max=600.0,
                                       help="Seconds to wait for NVML (0.1 to 600)."),
     fmt: str = typer.Option("rich", "--format", help="rich, json, prometheus (node_exporter textfile) or k8s-labels."),
     from_file: Path | None = typer.Option(None, "--from", help="Show a saved snapshot instead of probing."),
-    refresh: bool = typer.Option(False, "--refresh", help="Ask torch again even when its cached answers still hold."),
+    refresh: bool = flag("--refresh", help="Ask torch again even when its cached answers still hold."),
 ) -> None:
     """Read this machine: GPUs, RAM, CPU, disk and accelerator abilities.
 
@@ -123,7 +128,7 @@ def schema(
 @handles_errors
 def gpus(
     words: list[str] | None = typer.Argument(None, metavar="[QUERY]", help="Words to search for, e.g. 4090 or orin."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = flag("--json", help="Print JSON."),
 ) -> None:
     """List the built-in GPU and device table that --gpu names (memory, compute capability, unified memory).
 
@@ -139,7 +144,7 @@ def gpus(
 def models(
     words: list[str] | None = typer.Argument(None, metavar="[QUERY] | show NAME|PATH",
                                              help="Search words, or `show` and a model name, directory or file."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = flag("--json", help="Print JSON."),
 ) -> None:
     """List or search the built-in catalog, or show the full spec of any model advisor can read.
 
@@ -155,21 +160,25 @@ CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (promp
                        "Default: the model's maximum, capped at 8192.")
 BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
-ENGINE = typer.Option("auto", "--engine", "-e", help="auto, transformers, vllm, llama.cpp, ollama or tensorrt-llm.")
+ENGINE = typer.Option("auto", "--engine", "-e", help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or "
+                      "ollama.")
 PRECISION = typer.Option("auto", "--precision", "-p", help="auto, bf16, fp16, fp32, fp8, int8, int4, nf4, awq, gptq, fp4, "
                          "or a GGUF type such as Q4_K_M.")
-KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM), q8_0 or q4_0 (llama.cpp).")
+KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM, SGLang, TensorRT-LLM), q8_0 or "
+                  "q4_0 (llama.cpp, Ollama).")
 HEADROOM = typer.Option(None, "--headroom", help="Memory kept free per device, e.g. 2GiB or 15%. Default: 10% or 1 GiB.")
 GPUS = typer.Option(None, "--gpus", help="NVML indices of the GPUs that may be used, e.g. 0,1.")
-APPROX = typer.Option(False, "--allow-approximate", help="Accept a verdict on a model known only approximately (a "
+APPROX = flag("--allow-approximate", help="Accept a verdict on a model known only approximately (a "
                       "size read from its name); otherwise check says cannot tell (exit 3).")
-EXTEND = typer.Option(False, "--extend-context", help="Allow --context beyond the model's trained maximum, with "
+EXTEND = flag("--extend-context", help="Allow --context beyond the model's trained maximum, with "
                       "rope scaling (YaRN) in the settings.")
 METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
 HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE",
                         help="Decide on a snapshot file from another machine (advisor probe --json). Env: ADVISOR_HARDWARE.")
 WHATIF_GPU = typer.Option(None, "--gpu", help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100".')
-UTIL = typer.Option(None, "--gpu-memory-utilization", help="vLLM's reservation share (default: 0.90 or what is free).")
+UTIL = typer.Option(None, "--gpu-memory-utilization", help="The engine's memory flag: vLLM's share of the total, "
+                    "SGLang's static fraction, TensorRT-LLM's share of what is free after the weights (default: "
+                    "chosen from what is free).")
 
 
 @app.command()
@@ -181,8 +190,8 @@ def fit(
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rejected candidate."),
+    json_out: bool = flag("--json", help="Print the result as JSON."),
+    verbose: bool = flag("--verbose", "-v", help="List every rejected candidate."),
 ) -> None:
     """Recommend how to run a model here: precision, engine, placement, memory per device, settings to paste.
 
@@ -206,7 +215,7 @@ def check(
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval; eval "
                             "returns the exit code)."),
-    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
+    json_out: bool = flag("--json", help="Same as --format json."),
 ) -> None:
     """Pre-flight for launch scripts. Exit 0 fits · 1 does not fit · 2 bad input · 3 cannot tell.
 

@@ -29,11 +29,21 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+PIPE_WIDTH = 1000  # piped output: wide enough that no table cuts a name or a number ("…"); grep finds every row
+
+
 def console(stderr: bool = False) -> Any:
-    """A rich console: colour on a terminal, plain text when piped; NO_COLOR honoured by rich."""
+    """A rich console: colour on a terminal, plain text when piped (never cut to 80 columns); NO_COLOR and
+    FORCE_COLOR honoured by rich; COLUMNS, when set, wins."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not os.environ.get("COLUMNS") and not (hasattr(stream, "isatty") and stream.isatty()):
+        width = PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def emit_json(text: str) -> None:

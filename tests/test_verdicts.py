@@ -475,3 +475,31 @@ def test_cuda_visible_devices_naming_one_mig_instance_plans_on_it_alone(install_
 def test_gpus_on_a_hung_driver_cannot_tell(hosts):
     done = run("check", "llama3.1:8b", "--gpus", "0", "--hardware", hosts["hung"])
     assert done.returncode == 3 and "could not be read" in done.stderr
+
+
+# --- output that survives a pipe --------------------------------------------------------------------------------
+
+def test_piped_tables_cut_no_name_or_number(hosts):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "advisor", "models"], capture_output=True, text=True, timeout=60,
+                          env=env, check=False)
+    assert done.returncode == 0 and "…" not in done.stdout
+    names = [e["name"] for e in catalog.entries()]
+    assert all(n in done.stdout for n in names)
+    assert sum(1 for line in done.stdout.splitlines() if "70B" in line) >= 5
+    fit = subprocess.run([sys.executable, "-m", "advisor", "fit", "llama3.1:8b", "--hardware", hosts["4090"]],
+                         capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert fit.returncode == 0 and "…" not in fit.stdout.replace("… ", "")  # the "… N more reasons" line aside
+
+
+def test_narrow_terminal_keeps_numbers_whole(hosts):
+    done = run("fit", "llama3.1:8b", "--hardware", hosts["4090"], env={"COLUMNS": "60"})
+    block = done.stdout.split("Runners-up", 1)[1].split("Rejected", 1)[0]
+    assert "…" not in block and " GiB, max context " in block
+
+
+def test_boolean_flags_show_no_value_type_in_help():
+    done = run("check", "--help", env={"COLUMNS": "120"})
+    for line in done.stdout.splitlines():
+        if "--json" in line or "--allow-approximate" in line or "--extend-context" in line:
+            assert "<bool>" not in line, line

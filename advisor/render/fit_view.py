@@ -15,6 +15,7 @@ from rules.ranking import SPEED_CLASS_TEXT
 from rules.units import gib
 
 BAR = 32
+NARROW = 100  # below this many columns the runners-up are lines, not a table
 COLOURS = (("weights", "blue"), ("KV cache", "green"), ("activations", "yellow"), ("runtime", "magenta"))
 
 
@@ -122,10 +123,20 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         console.print(f"  note: {note}", style="yellow")
     if result.fits and plan is not None:
         render_settings(result, console)
-    if result.alternatives:
+    if result.alternatives and console.width < NARROW:
+        # a narrow terminal: one line per runner-up, so no name or number is cut
+        console.print(Text("Runners-up", style="bold"))
+        for alt in result.alternatives:
+            ctx = f"{alt.max_context:,}" if alt.max_context else "?"
+            console.print(f"  {alt.precision} / {alt.engine} ({alt.placement}, {alt.speed_class}): "
+                          f"{gib(alt.memory.total_bytes)}, max context {ctx}; {alt.quality.split(' (')[0].split(';')[0]}",
+                          soft_wrap=True, markup=False)
+    elif result.alternatives:
         table = Table(title="Runners-up", title_justify="left", show_edge=False)
         for col in ("precision", "engine", "placement", "speed", "needs", "max context", "quality"):
-            table.add_column(col, no_wrap=col != "quality")
+            # numbers and names stay whole; on a narrow terminal the quality words wrap instead
+            table.add_column(col, no_wrap=col != "quality", min_width=len(col) if col != "quality" else None,
+                             overflow="fold")
         for alt in result.alternatives:
             table.add_row(alt.precision, alt.engine, alt.placement, alt.speed_class, gib(alt.memory.total_bytes),
                           f"{alt.max_context:,}" if alt.max_context else "?", alt.quality.split(" (")[0].split(";")[0])
