@@ -74,13 +74,15 @@ def root(
     version: bool = flag("--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
     debug: bool = flag("--debug", help="Show a traceback when something fails."),
-    json_out: bool = flag("--json", help="With no command: the overview as JSON."),
+    json_out: bool = flag("--json", help="JSON output (the overview with no command; for a command, the same as its "
+                          "own --json)."),
 ) -> None:
     """Run with no command to see what the featured models need on this machine.
 
     Example: advisor · advisor fit llama3.1:8b · advisor check qwen2.5:7b --format env
     """
     _state["debug"] = debug
+    _state["json"] = json_out  # `advisor --json COMMAND` is the same as `advisor COMMAND --json`
     if ctx.invoked_subcommand is None:
         from advisor.commands.fit import run_overview
 
@@ -106,7 +108,7 @@ def probe(
     """
     from advisor.commands.probe import run_probe
 
-    run_probe(json_out=json_out, output=output, with_torch=not no_torch, nvml_timeout=nvml_timeout, fmt=fmt,
+    run_probe(json_out=json_out or _state["json"], output=output, with_torch=not no_torch, nvml_timeout=nvml_timeout, fmt=fmt,
               from_file=from_file, refresh=refresh)
 
 
@@ -114,6 +116,7 @@ def probe(
 @handles_errors
 def schema(
     name: str = typer.Argument("snapshot", help="snapshot or result"),
+    json_out: bool = flag("--json", help="Accepted for uniformity: the schema is JSON."),
 ) -> None:
     """Print the JSON Schema of a document advisor writes.
 
@@ -136,7 +139,7 @@ def gpus(
     """
     from advisor.commands.gpus import run_gpus
 
-    run_gpus(list(words or []), json_out)
+    run_gpus(list(words or []), json_out or _state["json"])
 
 
 @app.command()
@@ -152,7 +155,7 @@ def models(
     """
     from advisor.commands.models import run_models
 
-    run_models(list(words or []), json_out)
+    run_models(list(words or []), json_out or _state["json"])
 
 
 # Options shared by fit and check.
@@ -199,7 +202,7 @@ def fit(
     """
     from advisor.commands.fit import run_fit
 
-    raise typer.Exit(run_fit(list(models), json_out, verbose, context=context, batch=batch, mode=mode, engine=engine,
+    raise typer.Exit(run_fit(list(models), json_out or _state["json"], verbose, context=context, batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context))
@@ -224,6 +227,7 @@ def check(
     """
     from advisor.commands.fit import run_check
 
+    json_out = json_out or _state["json"]
     if (fmt or "").lower() == "env" and not json_out:
         env_on_error(model)
 
@@ -245,6 +249,7 @@ def report(
     fmt: str = typer.Option("rich", "--format", "-f", help="rich, csv, json, markdown or html."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically)."),
     stale_after: str = typer.Option("24h", "--stale-after", help="Flag snapshots older than this (e.g. 36h, 7d)."),
+    json_out: bool = flag("--json", help="Same as --format json."),
 ) -> None:
     """One report over many machines: hosts, fleet totals, problems, and which models run where.
 
@@ -252,6 +257,7 @@ def report(
     """
     from advisor.commands.report import run_report
 
+    fmt = "json" if json_out or _state["json"] else fmt
     raise typer.Exit(run_report(list(sources or []), db=db, models=list(model or []), fmt=fmt, output=output,
                                 stale_after=stale_after, context=context, batch=batch, mode=mode, engine=engine,
                                 precision=precision, kv_dtype=kv_dtype, headroom=headroom))
@@ -268,6 +274,7 @@ DB = typer.Option(Path("inventory.db"), "--db", envvar="ADVISOR_INVENTORY", help
 def inventory_add(
     sources: list[str] = typer.Argument(..., metavar="SNAPSHOT|DIR|FILE.jsonl|-...", help="Snapshots to store."),
     db: Path = DB,
+    json_out: bool = flag("--json", help="Print what was stored and rejected as JSON."),
 ) -> None:
     """Store snapshots (one transaction; bad ones are rejected by name, the good ones kept).
 
@@ -275,7 +282,7 @@ def inventory_add(
     """
     from advisor.commands.inventory import run_add
 
-    raise typer.Exit(run_add(list(sources), db))
+    raise typer.Exit(run_add(list(sources), db, json_out or _state["json"]))
 
 
 @inventory_app.command("diff")
@@ -284,6 +291,7 @@ def inventory_diff(
     since: str = typer.Option(..., "--since", help="A date (2026-11-01) or an age (7d, 36h)."),
     db: Path = DB,
     fmt: str = typer.Option("rich", "--format", "-f", help="rich or json."),
+    json_out: bool = flag("--json", help="Same as --format json."),
 ) -> None:
     """What changed since a date: GPUs missing or added, memory, driver, CUDA, new hosts, hosts gone quiet.
 
@@ -291,7 +299,7 @@ def inventory_diff(
     """
     from advisor.commands.inventory import run_diff
 
-    raise typer.Exit(run_diff(db, since, fmt))
+    raise typer.Exit(run_diff(db, since, "json" if json_out or _state["json"] else fmt))
 
 
 def _env_requested(argv: list[str]) -> str | None:

@@ -16,7 +16,7 @@ from advisor.units import gib
 from probes.schema import Gpu, Snapshot
 
 
-def run_add(sources: list[str], db: Path) -> int:
+def run_add(sources: list[str], db: Path, json_out: bool = False) -> int:
     if not sources:
         raise BadInputError("name snapshot files, directories, JSON-lines files or - for stdin")
     loaded, skipped = read_all(sources)
@@ -28,6 +28,12 @@ def run_add(sources: list[str], db: Path) -> int:
         inv.close()
     for s in skipped:
         sys.stderr.write(f"advisor: rejected {s.source}: {s.reason}\n")
+    if json_out:
+        doc = {"schema_version": "1.0", "db": str(db), "added": added, "already_stored": present,
+               "rejected": [{"source": s.source, "reason": s.reason} for s in skipped],
+               "snapshots": snapshots, "hosts": hosts}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK if added or present else EXIT_BAD_INPUT
     print(f"added {added} snapshot{'s' * (added != 1)}"
           f"{f' ({present} already stored)' if present else ''}"
           f"{f', rejected {len(skipped)}' if skipped else ''}; {db} holds {snapshots} snapshots of {hosts} hosts")

@@ -1,0 +1,64 @@
+"""Command-line conventions: --json on every command, wherever the flag is written; one line per usage error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.snapshots import gpu, machine
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ), cwd=cwd, check=False)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    snap = tmp_path / "host.json"
+    snap.write_text(machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]).to_json())
+    db = tmp_path / "inv.db"
+    assert run("inventory", "add", str(snap), "--db", str(db)).returncode == 0
+    return {"snap": str(snap), "db": str(db), "out": str(tmp_path)}
+
+
+COMMANDS = [
+    ["probe", "--no-torch"], ["models"], ["models", "show", "llama3.1:8b"], ["gpus"], ["schema"],
+    ["fit", "qwen2.5:0.5b", "--hardware", "{snap}"], ["check", "qwen2.5:0.5b", "--hardware", "{snap}"],
+    ["report", "{snap}"], ["inventory", "diff", "--since", "7d", "--db", "{db}"],
+    ["inventory", "add", "{snap}", "--db", "{db}"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_every_command_prints_one_json_document_with_json(files, command, where):
+    args = [a.format(**files) for a in command]
+    line = [*args, "--json"] if where == "after" else ["--json", *args]
+    done = run(*line)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)  # one document, nothing else on stdout
+    assert isinstance(doc, dict) and doc
+
+
+@pytest.mark.parametrize("args", [["check", "qwen2.5:7b", "--contxt", "8k"], ["fit"], ["nosuchcommand"],
+                                  ["check", "qwen2.5:7b", "--batch", "x"]])
+def test_usage_errors_are_one_line(args):
+    done = run(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("advisor: error: "), done.stderr
+
+
+def test_a_misspelt_option_suggests_the_right_one():
+    done = run("check", "qwen2.5:7b", "--contxt", "8k")
+    assert "--context" in done.stderr
+
+
+def test_python_m_advisor_works_like_the_console_script(files):
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("advisor ")
