@@ -147,8 +147,20 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
         return [p for p in wanted if p.name in ("bf16", "fp16")], rejected
     if request.mode == "qlora":
         return [p for p in wanted if p.name == "nf4"] or [p for p in lookup("nf4")], rejected
+    if spec.pinned_precision is not None:
+        def ships(p: Precision) -> bool:  # "gguf": a GGUF repository, any of its quants
+            return p.name == spec.pinned_precision or (spec.pinned_precision == "gguf" and p.family == "gguf")
+
+        pinned = [p for p in wanted if ships(p)] or (
+            [] if request.precision != "auto" else [p for p in ALL if ships(p)])
+        for p in wanted:
+            if not ships(p):
+                shipped = "a GGUF repository" if spec.pinned_precision == "gguf" else spec.pinned_precision
+                rejected.append(Rejected(precision=p.name, engine="any", reason=f"this checkpoint is "
+                                         f"{shipped}; {p.name} needs another checkpoint"))
+        return pinned, rejected
     q = spec.quantization
-    if q is not None and spec.source in ("directory", "hf-cache", "safetensors"):
+    if q is not None:
         match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "int8-w8a8", "awq": "awq-int4", "fp8": "fp8",
                  "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
                  "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)

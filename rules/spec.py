@@ -70,6 +70,8 @@ class ModelSpec(BaseModel):
     typical_activation_bytes: int | None = Field(None, description="Non-LLMs: a typical inference peak")
     notes: list[str] = Field(default_factory=list)
     citation: str | None = None
+    pinned_precision: str | None = Field(None, description="The format the checkpoint ships in, when it is one "
+                                         "(a quantized repo or a GGUF tag): plans use it and no other")
     nominal_params: int | None = Field(None, description="The size people quote (\"7B\"), when the name carries one "
                                        "close to the exact count; the rule of thumb uses it")
 

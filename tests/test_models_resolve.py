@@ -314,3 +314,44 @@ def test_models_show_bad_inputs(tmp_path):
     assert result.exit_code == 2 and str(bad) in result.stderr and result.stderr.count("\n") == 1
     result = runner.invoke(app, ["models", "show"])
     assert result.exit_code == 2 and "usage: advisor models show" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "precision", "engine_runs"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct-AWQ", "awq-int4", "vllm"),
+        ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4", "gptq-int4", "vllm"),
+        ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8", "int8-w8a8", "vllm"),
+        ("meta-llama/Llama-3.1-8B-Instruct-FP8", "fp8", "vllm"),
+        ("unsloth/Llama-3.1-8B-Instruct-bnb-4bit", "nf4", "transformers"),
+        ("llama3.1:8b-instruct-q4_K_M", "Q4_K_M", "llama.cpp"),
+        ("hf.co/bartowski/Qwen2.5-7B-Instruct-GGUF:Q5_K_M", "Q5_K_M", "llama.cpp"),
+    ],
+)
+def test_quantized_names_plan_in_their_own_format(name, precision, engine_runs):
+    from advisor.models.resolve import resolve
+    from rules.plan import Request
+    from rules.select import recommend
+    from tests.snapshots import rtx4090
+
+    spec = resolve(name)
+    assert spec.exact and spec.name == name and spec.pinned_precision == precision
+    rec = recommend(spec, rtx4090(), Request())
+    assert rec.plan is not None and rec.plan.precision == precision and rec.fits
+    assert all(p.precision == precision for p in rec.alternatives)
+    assert any(f"this checkpoint is {precision}" in r.reason for r in rec.rejected)
+    # the weights are the base model's count in the format: a 4-bit checkpoint is far below bf16
+    base = resolve(name.split("/")[-1].rsplit("-", 1)[0]) if "/" in name and ":" not in name else None
+    if base is not None and precision in ("awq-int4", "gptq-int4", "nf4"):
+        assert rec.plan.memory.weights_bytes < 0.4 * base.params_total * 2
+
+
+def test_a_gguf_repository_without_a_tag_plans_only_gguf_quants():
+    from advisor.models.resolve import resolve
+    from rules.plan import Request
+    from rules.select import recommend
+    from tests.snapshots import rtx4090
+
+    rec = recommend(resolve("bartowski/Qwen2.5-7B-Instruct-GGUF"), rtx4090(), Request())
+    assert rec.plan is not None and rec.plan.engine in ("llama.cpp", "ollama")
+    assert all(p.engine in ("llama.cpp", "ollama") for p in rec.alternatives)

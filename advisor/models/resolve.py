@@ -79,9 +79,37 @@ def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
         return cached
     if catalog.find(name) is not None:
         return catalog.spec_for(catalog.find(name)["name"])  # type: ignore[index]
+    quantized = _quantized_catalog_model(name)
+    if quantized is not None:
+        return quantized
     from advisor.models.name_size import spec_from_name
 
     approx = spec_from_name(name)
     if approx is not None:
         return approx
     raise UnknownModelError(name, catalog.near(name))
+
+
+def _quantized_catalog_model(name: str) -> ModelSpec | None:
+    """A catalog model named with a quantized format ("...-AWQ", "...-GGUF", "llama3.1:8b-instruct-q4_K_M"): the
+    base's exact count, in the checkpoint's format."""
+    from advisor.models.quant_names import split_quant
+    from rules.spec import Quantization
+
+    q = split_quant(name)
+    if q is None:
+        return None
+    entry = catalog.find(q.base)
+    if entry is None:
+        return None
+    base = catalog.spec_for(entry["name"])
+    if base.kind != "text-generation" or base.quantization is not None:
+        return None
+    location = name if "/" in name and not name.lower().startswith("hf.co/") else name
+    note = f"{q.how}: weights in {q.precision if q.method != 'gguf' else 'its GGUF files'}; the count is {base.name}'s"
+    update: dict[str, object] = {"name": name, "location": location, "notes": [*base.notes, note],
+                                 "pinned_precision": q.precision}
+    if q.method != "gguf":
+        update["quantization"] = Quantization(method=q.method, bits=q.bits, group_size=q.group_size,
+                                              details={"from": "name"})
+    return base.model_copy(update=update)
