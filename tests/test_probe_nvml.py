@@ -203,3 +203,41 @@ def test_device_count_failure(install_nvml):
     res = probe_nvml(environ={})
     assert res.section.status == "unavailable"
     assert res.section.errors == ["device count: Unknown Error (NVML error 999)"]
+
+
+def test_a_name_cut_mid_utf8_costs_that_gpu_its_name_only(install_nvml):
+    # the driver hands back a name cut inside a multi-byte character: the binding's decode fails with a
+    # UnicodeDecodeError, which is not an NVMLError; it must cost that value, not the section or the other GPUs
+    nv = install_nvml(fk.two_h100_busy())
+    real_name = nv.nvmlDeviceGetName
+
+    def cut_name(handle):
+        if real_name(handle) and handle.gpu.uuid.startswith("GPU-h1000001"):
+            raise UnicodeDecodeError("utf-8", b"NVIDIA H100 \xe2\x80", 12, 14, "unexpected end of data")
+        return real_name(handle)
+
+    nv.nvmlDeviceGetName = cut_name
+    res = probe_nvml(environ={})
+    assert len(res.gpus) == 2 and res.gpus[0].name == "NVIDIA H100 80GB HBM3"
+    assert res.gpus[1].name is None and res.gpus[1].memory_total_bytes == 81559 * MIB
+    assert res.section.status == "partial"
+    assert any("UnicodeDecodeError" in e for e in res.section.errors)
+
+
+def test_a_mig_slot_error_makes_the_section_partial(install_nvml):
+    machine = fk.a100_mig()
+    machine.gpus[0].fail["nvmlDeviceGetMigDeviceHandleByIndex"] = fk.CODES["UNKNOWN"]
+    install_nvml(machine)
+    res = probe_nvml(environ={})
+    assert res.section.status == "partial"
+    assert any("MIG slot" in e for e in res.section.errors)
+
+
+def test_a_discrete_gpu_reporting_no_memory_is_not_unified(install_nvml):
+    machine = fk.two_h100_busy()
+    machine.gpus[0].zero_total = True
+    install_nvml(machine)
+    res = probe_nvml(environ={})
+    g0 = res.gpus[0]
+    assert g0.unified_memory is False and g0.memory_total_bytes is None
+    assert res.section.status == "partial" and any("not a unified-memory device" in e for e in g0.errors)
