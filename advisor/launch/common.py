@@ -49,3 +49,39 @@ def gpu_layers_flag(plan: Plan) -> str:
 
 def cache_type(plan: Plan) -> str:
     return plan.kv_dtype if plan.kv_dtype in ("q8_0", "q4_0") else "f16"
+
+
+@dataclass(frozen=True)
+class ServerFlags:
+    """How one serving engine spells the settings vLLM-like servers share."""
+
+    quantization: dict[str, str]
+    kv_fp8: tuple[str, str]  # flag, value
+    memory: str
+    tensor_parallel: str
+    batch: str
+    overrides: str  # JSON config overrides (rope scaling)
+
+
+def server_args(args: list[str], plan: Plan, spec: ModelSpec, ctx: Context, flags: ServerFlags) -> list[str]:
+    """`args` (the command and its model and length flags) with the plan's dtype, format, KV type, memory flag,
+    tensor parallelism, batch and rope scaling, in the engine's spelling."""
+    import json
+
+    out = list(args)
+    if plan.torch_dtype:
+        out += ["--dtype", plan.torch_dtype]
+    quant = flags.quantization.get(plan.precision)
+    if quant and not (spec.quantization and plan.precision != "fp8"):  # a quantized checkpoint says its format
+        out += ["--quantization", quant]
+    if plan.kv_dtype == "fp8":
+        out += list(flags.kv_fp8)
+    if plan.gpu_memory_utilization is not None:
+        out += [flags.memory, f"{plan.gpu_memory_utilization:.2f}"]
+    if plan.tensor_parallel_size and plan.tensor_parallel_size > 1:
+        out += [flags.tensor_parallel, str(plan.tensor_parallel_size)]
+    if plan.batch > 1:
+        out += [flags.batch, str(plan.batch)]
+    if ctx.rope:
+        out += [flags.overrides, json.dumps({"rope_scaling": ctx.rope}, separators=(",", ":"))]
+    return out

@@ -11,12 +11,9 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from rules.engines.base import Engine, Reservation
-from rules.engines.transformers import CUDA_CONTEXT_TORCH
-from rules.engines.vllm import profile_activations
+from rules.engines.base import Reservation
+from rules.engines.vllm import ServingEngine
 from rules.memory import MIB
-from rules.precisions import Precision
-from rules.spec import ModelSpec
 
 CHUNKED_PREFILL = 8192  # SGLang's --chunked-prefill-size on large GPUs (smaller GPUs get 2048 or 4096)
 MAX_RUNNING = 256  # sampling logits for this many running requests (the scheduler's --max-running-requests scale)
@@ -24,27 +21,19 @@ CUDA_GRAPHS = 1024 * MIB  # captured graphs and the non-torch allocations beside
 DEFAULT_STATIC = 0.88  # the fraction SGLang picks for an 80 GB GPU at TP 1; smaller GPUs get less
 
 
-class SGLang(Engine):
+class SGLang(ServingEngine):
     name = "sglang"
     label = "SGLang"
     rank = 1
-    needs_gpu = True
     min_cc = (7, 5)
     precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4",
                                                       "nvfp4", "mxfp4"})
-    kv_dtypes = ("fp16", "bf16", "fp8")
     smaller_kv_dtypes = ("fp8",)
-    tensor_parallel = True
     checks_torch_kernels = True
-    caches_latent = True
     memory_flag = "--mem-fraction-static"
-
-    def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
-                    on_cpu: bool) -> int:
-        return profile_activations(spec, context, batch, tp, CHUNKED_PREFILL, MAX_RUNNING)
-
-    def runtime(self, on_cpu: bool) -> int:
-        return CUDA_GRAPHS + CUDA_CONTEXT_TORCH
+    batched_tokens = CHUNKED_PREFILL
+    max_seqs = MAX_RUNNING
+    extra_runtime = CUDA_GRAPHS
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
                 joint: bool) -> Reservation | None:

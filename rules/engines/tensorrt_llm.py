@@ -9,34 +9,22 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from rules.engines.base import Engine, Reservation
-from rules.engines.transformers import CUDA_CONTEXT_TORCH
-from rules.engines.vllm import VLLM_BATCHED_TOKENS, VLLM_EXTRA, VLLM_MAX_SEQS, profile_activations
-from rules.precisions import Precision
-from rules.spec import ModelSpec
+from rules.engines.base import Reservation
+from rules.engines.vllm import ServingEngine
 
 DEFAULT_FREE_FRACTION = 0.9
 
 
-class TensorRTLLM(Engine):
+class TensorRTLLM(ServingEngine):
+    """Its activation buffers are sized at build time for max_num_tokens (8192 by default): priced like vLLM's
+    profiled batch."""
+
     name = "tensorrt-llm"
     label = "TensorRT-LLM"
     rank = 2
-    needs_gpu = True
     min_cc = (7, 5)
     precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "nvfp4"})
-    kv_dtypes = ("fp16", "bf16", "fp8")
-    tensor_parallel = True
-    caches_latent = True
     memory_flag = "--kv_cache_free_gpu_memory_fraction"
-
-    def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
-                    on_cpu: bool) -> int:
-        # the engine's activation buffers are sized at build time for max_num_tokens (8192 by default)
-        return profile_activations(spec, context, batch, tp, VLLM_BATCHED_TOKENS, VLLM_MAX_SEQS)
-
-    def runtime(self, on_cpu: bool) -> int:
-        return VLLM_EXTRA + CUDA_CONTEXT_TORCH
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
                 joint: bool) -> Reservation | None:

@@ -45,28 +45,37 @@ def fraction_reservation(need: int, total: int, free: int, budget: int, flag: fl
     return Reservation(fraction, reserved, need <= reserved <= limit)
 
 
-class VLLM(Engine):
-    name = "vllm"
-    label = "vLLM"
-    rank = 0
+class ServingEngine(Engine):
+    """A GPU server with a profiled batch (chunked prefill of `batched_tokens`, sampling for `max_seqs`), CUDA graphs
+    and a memory flag: vLLM, SGLang and TensorRT-LLM differ in their numbers and in what the flag reserves."""
+
     needs_gpu = True
-    min_cc = (7, 0)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4",
-                                                      "nvfp4", "mxfp4"})
-    kv_dtypes = ("fp16", "bf16", "fp8")
-    smaller_kv_dtypes = ("fp8",)
     tensor_parallel = True
-    checks_torch_kernels = True
     caches_latent = True
-    kv_block_tokens = VLLM_BLOCK
-    memory_flag = "--gpu-memory-utilization"
+    kv_dtypes = ("fp16", "bf16", "fp8")
+    batched_tokens: ClassVar[int] = VLLM_BATCHED_TOKENS
+    max_seqs: ClassVar[int] = VLLM_MAX_SEQS
+    extra_runtime: ClassVar[int] = VLLM_EXTRA
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
                     on_cpu: bool) -> int:
-        return profile_activations(spec, context, batch, tp, VLLM_BATCHED_TOKENS, VLLM_MAX_SEQS)
+        return profile_activations(spec, context, batch, tp, self.batched_tokens, self.max_seqs)
 
     def runtime(self, on_cpu: bool) -> int:
-        return VLLM_EXTRA + CUDA_CONTEXT_TORCH
+        return self.extra_runtime + CUDA_CONTEXT_TORCH
+
+
+class VLLM(ServingEngine):
+    name = "vllm"
+    label = "vLLM"
+    rank = 0
+    min_cc = (7, 0)
+    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4",
+                                                      "nvfp4", "mxfp4"})
+    smaller_kv_dtypes = ("fp8",)
+    checks_torch_kernels = True
+    kv_block_tokens = VLLM_BLOCK
+    memory_flag = "--gpu-memory-utilization"
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
                 joint: bool) -> Reservation | None:
