@@ -23,9 +23,18 @@ from advisor.version import __version__  # noqa: E402
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def go_offline(offline: bool) -> None:
+    """--offline: this process never asks the Hub (huggingface_hub reads the same variable)."""
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
 def flag(*names: str, **kw: Any) -> Any:
     """A boolean flag: shown in help without a value type (it takes none)."""
     return typer.Option(False, *names, metavar="", **kw)
+
+
+OFFLINE = flag("--offline", help="Never ask the Hugging Face Hub (as HF_HUB_OFFLINE=1): disk, cache and catalog only.")
 
 app = typer.Typer(
     name="advisor",
@@ -148,12 +157,15 @@ def models(
     words: list[str] | None = typer.Argument(None, metavar="[QUERY] | show NAME|PATH",
                                              help="Search words, or `show` and a model name, directory or file."),
     json_out: bool = flag("--json", help="Print JSON."),
+    offline: bool = OFFLINE,
 ) -> None:
     """List or search the built-in catalog, or show the full spec of any model advisor can read.
 
     Examples: advisor models qwen3 · advisor models show llama3.1:8b · advisor models show ./model.gguf
     """
     from advisor.commands.models import run_models
+
+    go_offline(offline)
 
     run_models(list(words or []), json_out or _state["json"])
 
@@ -193,6 +205,7 @@ def fit(
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
+    offline: bool = OFFLINE,
     json_out: bool = flag("--json", help="Print the result as JSON."),
     verbose: bool = flag("--verbose", "-v", help="List every rejected candidate."),
 ) -> None:
@@ -201,6 +214,8 @@ def fit(
     Examples: advisor fit llama3.1:8b · advisor fit Qwen/Qwen2.5-32B-Instruct --gpu "RTX 4090" --context 16k
     """
     from advisor.commands.fit import run_fit
+
+    go_offline(offline)
 
     raise typer.Exit(run_fit(list(models), json_out or _state["json"], verbose, context=context, batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
@@ -216,6 +231,7 @@ def check(
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
+    offline: bool = OFFLINE,
     fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval; eval "
                             "returns the exit code)."),
     json_out: bool = flag("--json", help="Same as --format json."),
@@ -226,6 +242,8 @@ def check(
     Example: if eval "$(advisor check qwen2.5:7b --format env)"; then ...; fi
     """
     from advisor.commands.fit import run_check
+
+    go_offline(offline)
 
     json_out = json_out or _state["json"]
     if (fmt or "").lower() == "env" and not json_out:
@@ -250,12 +268,15 @@ def report(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically)."),
     stale_after: str = typer.Option("24h", "--stale-after", help="Flag snapshots older than this (e.g. 36h, 7d)."),
     json_out: bool = flag("--json", help="Same as --format json."),
+    offline: bool = OFFLINE,
 ) -> None:
     """One report over many machines: hosts, fleet totals, problems, and which models run where.
 
     Examples: advisor report snapshots/ · advisor report fleet.jsonl -m llama3.1:8b -m qwen2.5:72b --format html -o fleet.html
     """
     from advisor.commands.report import run_report
+
+    go_offline(offline)
 
     fmt = "json" if json_out or _state["json"] else fmt
     raise typer.Exit(run_report(list(sources or []), db=db, models=list(model or []), fmt=fmt, output=output,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["directory", "safetensors", "gguf", "hf-cache", "catalog", "name-size"]
+Source = Literal["directory", "safetensors", "gguf", "hf-cache", "hub", "catalog", "name-size"]
 
 
 class Quantization(BaseModel):

@@ -23,15 +23,18 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return hf_cache_dir(os.environ if env is None else env)
 
 
-def snapshot_dir(repo_id: str, env: Mapping[str, str] | None = None) -> Path | None:
-    """The cached snapshot folder of `repo_id` (revision "main"), or None when it is not cached."""
+def snapshot_dir(repo_id: str, env: Mapping[str, str] | None = None, revision: str | None = None) -> Path | None:
+    """The cached snapshot folder of `repo_id` (revision "main" unless pinned), or None when it is not cached."""
     from huggingface_hub import try_to_load_from_cache
 
     root = cache_dir(env)
-    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=str(root))
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=str(root), revision=revision)
     if isinstance(found, str):
         return Path(found).parent
     repo_dir = root / f"models--{repo_id.replace('/', '--')}"
+    if revision is not None:
+        pinned = repo_dir / "snapshots" / revision
+        return pinned if "/" not in revision and pinned.is_dir() else None
     ref = repo_dir / "refs" / "main"
     if ref.is_file():
         from advisor.bounded import read_file
@@ -44,11 +47,11 @@ def snapshot_dir(repo_id: str, env: Mapping[str, str] | None = None) -> Path | N
     return snaps[-1] if len(snaps) == 1 else None
 
 
-def resolve_cached(repo_id: str, env: Mapping[str, str] | None = None) -> ModelSpec | None:
+def resolve_cached(repo_id: str, env: Mapping[str, str] | None = None, revision: str | None = None) -> ModelSpec | None:
     """A ModelSpec from the cached files of `repo_id`, or None when the repo is not in the cache."""
     from advisor.models.local import resolve_directory
 
-    snap = snapshot_dir(repo_id, env)
+    snap = snapshot_dir(repo_id, env, revision)
     if snap is None:
         return None
     try:

@@ -19,9 +19,13 @@ MAX_NAME = 1024  # a path or a repo id; longer is not a model name
 class UnknownModelError(BadInputError):
     """Nothing resolved the name; carries the closest catalog names."""
 
-    def __init__(self, name: str, suggestions: list[str]) -> None:
+    def __init__(self, name: str, suggestions: list[str], hub: str | None = None) -> None:
         hint = f"; closest catalog models: {', '.join(suggestions)}" if suggestions else ""
-        super().__init__(f"unknown model {name!r}: not a file, not a cached Hugging Face repo, not in the catalog{hint}")
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        where = f" ({hub.split(': ', 1)[-1]})" if hub else ""
+        super().__init__(f"unknown model {shown!r}: not a file, not a cached Hugging Face repo, not in the catalog, "
+                         f"not on the Hub{where}{hint}" if hub else
+                         f"unknown model {shown!r}: not a file, not a cached Hugging Face repo, not in the catalog{hint}")
         self.suggestions = suggestions
 
 
@@ -74,8 +78,10 @@ def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
         raise BadInputError(f"{path}: not a model file advisor reads (.safetensors, .gguf, or a directory)")
 
     from advisor.models.hf_cache import looks_like_repo_id, resolve_cached
+    from advisor.models.hub import HubUnreachable, NotOnHub, resolve_hub, split_revision
 
-    if looks_like_repo_id(name) and (cached := resolve_cached(name, env)) is not None:
+    repo, rev = split_revision(name)
+    if looks_like_repo_id(repo) and (cached := resolve_cached(repo, env, rev)) is not None:
         return cached
     if catalog.find(name) is not None:
         return catalog.spec_for(catalog.find(name)["name"])  # type: ignore[index]
@@ -84,9 +90,22 @@ def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
         return quantized
     from advisor.models.name_size import spec_from_name
 
+    hub_problem = None
+    repo_id, revision = split_revision(name)
+    if looks_like_repo_id(repo_id):
+        import os
+
+        try:
+            return resolve_hub(repo_id, revision, os.environ if env is None else env)
+        except (HubUnreachable, NotOnHub) as exc:
+            hub_problem = str(exc)
     approx = spec_from_name(name)
     if approx is not None:
+        if hub_problem:
+            approx = approx.model_copy(update={"notes": [*approx.notes, f"not read from the Hub: {hub_problem}"]})
         return approx
+    if hub_problem:
+        raise UnknownModelError(name, catalog.near(name), hub_problem)
     raise UnknownModelError(name, catalog.near(name))
 
 
