@@ -116,7 +116,7 @@ def _fetch(repo_id: str, revision: str | None, env: Mapping[str, str], limit: fl
     if "config.json" not in files:
         ggufs = sorted(f for f in files if f.endswith(".gguf"))
         if ggufs:
-            listed = ", ".join(f"{f} ({files[f] / 1024**3:.1f} GiB)" if files[f] else f for f in ggufs[:8])
+            listed = ", ".join(f"{f} ({size / 1024**3:.1f} GiB)" if (size := files[f]) else f for f in ggufs[:8])
             raise BadInputError(f"{repo_id}: a GGUF repository ({len(ggufs)} files: {listed}); download the quant you "
                                 "want and name the .gguf file, or name the repo with :QUANT")
         raise BadInputError(f"{repo_id}: the Hub repo has no config.json (not a transformers model)")
