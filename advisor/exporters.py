@@ -1,14 +1,17 @@
 """A snapshot in the formats fleets already collect: Prometheus text (node_exporter's textfile collector) and
 Kubernetes node labels in the style of NVIDIA GPU Feature Discovery.
 
-Prometheus: base units (bytes, seconds), `_bytes` / `_info` suffixes, one HELP and TYPE per family, label values
-escaped. Node labels: keys `<prefix>/<name>`, values of at most 63 characters from [A-Za-z0-9._-], starting and
+Prometheus: base units (bytes, seconds), `_bytes` / `_info` suffixes; the text format itself is written by the
+well-kept `prometheus_client` (one HELP and TYPE per family, label values escaped). Node labels: keys `<prefix>/<name>`, values of at most 63 characters from [A-Za-z0-9._-], starting and
 ending alphanumeric, as Kubernetes requires.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from probes.schema import Abilities, Snapshot
 
@@ -18,47 +21,67 @@ MIB = 1024**2
 
 # --- Prometheus ----------------------------------------------------------------------------------------------
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(pairs: dict[str, str | None]) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs.items() if v is not None)
-    return "{" + inner + "}" if inner else ""
-
-
-def _number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-
 class _Families:
+    """Gauge families for prometheus_client (the library writes the text format: escaping, HELP and TYPE lines).
+
+    A sample whose label has no value (None) gets the empty string, which Prometheus treats as the label being
+    absent; a sample whose value is None is left out.
+    """
+
     def __init__(self) -> None:
         self.order: list[str] = []
-        self.meta: dict[str, tuple[str, str]] = {}
-        self.samples: dict[str, list[str]] = {}
+        self.meta: dict[str, str] = {}
+        self.rows: dict[str, list[tuple[dict[str, str | None], float]]] = {}
 
-    def add(self, name: str, help_text: str, labels: dict[str, str | None], value: float | int | None,
-            kind: str = "gauge") -> None:
+    def add(self, name: str, help_text: str, labels: dict[str, str | None], value: float | int | None) -> None:
         if value is None:
             return
         if name not in self.meta:
             self.order.append(name)
-            self.meta[name] = (help_text, kind)
-            self.samples[name] = []
-        self.samples[name].append(f"{name}{_labels(labels)} {_number(value)}")
+            self.meta[name] = help_text
+            self.rows[name] = []
+        self.rows[name].append((labels, float(value)))
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        for name in self.order:
+            keys = list(dict.fromkeys(k for labels, _ in self.rows[name] for k in labels))
+            family = GaugeMetricFamily(name, self.meta[name], labels=keys)
+            for labels, value in self.rows[name]:
+                family.add_metric([labels.get(k) or "" for k in keys], value)
+            yield family
+
+    def registry(self) -> Any:
+        from prometheus_client import CollectorRegistry
+
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(self)  # type: ignore[arg-type]
+        return reg
 
     def text(self) -> str:
-        out = []
-        for name in self.order:
-            help_text, kind = self.meta[name]
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(self.samples[name])
-        return "\n".join(out) + "\n"
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry()).decode("utf-8")
 
 
 def to_prometheus(snap: Snapshot) -> str:
     """Gauges for GPU memory (total / free / used), RAM, CPU, probe health; `_info` series carry names."""
+    return prometheus_families(snap).text()
+
+
+def write_prometheus(snap: Snapshot, path: str) -> None:
+    """The textfile node_exporter reads, written by prometheus_client's write_to_textfile (atomically: a temporary
+    file in the same directory, then renamed), after the same refusals as every advisor write."""
+    from prometheus_client import write_to_textfile
+
+    from advisor.snapshots import _refuse_target
+
+    _refuse_target(Path(path))
+    write_to_textfile(path, prometheus_families(snap).registry())
+
+
+def prometheus_families(snap: Snapshot) -> _Families:
     from advisor.fleet_report import parse_time
     from probes.abilities import parse_capability
 
@@ -98,7 +121,7 @@ def to_prometheus(snap: Snapshot) -> str:
     f.add("advisor_cpu_usable_cores", "CPU cores this process may run on.", {}, snap.cpu.usable_cores)
     f.add("advisor_disk_free_bytes", "Free space where model weights are cached, bytes.", {"path": snap.disk.path},
           snap.disk.free_bytes)
-    return f.text()
+    return f
 
 
 def _bool(ab: Abilities | None, name: str) -> str | None:

@@ -26,14 +26,17 @@ def run_probe(*, json_out: bool, output: Path | None, with_torch: bool, nvml_tim
     else:
         snap = take_snapshot(__version__, with_torch=with_torch, nvml_timeout_s=nvml_timeout, refresh=refresh)
     if fmt in ("prometheus", "k8s-labels"):
-        from advisor.exporters import labels_text, to_k8s_labels, to_prometheus
+        from advisor.exporters import labels_text, to_k8s_labels, to_prometheus, write_prometheus
 
         text = to_prometheus(snap) if fmt == "prometheus" else labels_text(to_k8s_labels(snap))
         if output is None:
             emit_json(text)
             return
         try:
-            write_atomic(output, text)  # node_exporter reads *.prom files: never a half-written one
+            if fmt == "prometheus":
+                write_prometheus(snap, str(output))  # node_exporter reads *.prom files: never a half-written one
+            else:
+                write_atomic(output, text)
         except OSError as exc:
             raise BadInputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
         return

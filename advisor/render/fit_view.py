@@ -50,10 +50,10 @@ def _device_name(use: DeviceUse) -> str:
 
 def render_plan_memory(plan: Plan, console: Console) -> None:
     for use in plan.per_device:
-        line = Text(f"  {_device_name(use)[:30]:<30} ")
+        line = Text(f"  {_device_name(use):<30} ")  # the whole name, however long
         line.append_text(device_bar(use))
         line.append(f" {gib(use.memory.total_bytes)}")
-        console.print(line, no_wrap=True, overflow="ellipsis")
+        console.print(line, no_wrap=True, overflow="fold")
         free = f"of {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free)"
         if use.reserved_bytes is not None:
             free += f"; {plan.engine} reserves {gib(use.reserved_bytes)}"
@@ -176,7 +176,9 @@ def render_rejected(result: FitResult, console: Console, verbose: bool) -> None:
 def render_overview(rows: list[tuple[str, FitResult | None, str | None]], line: str, console: Console) -> None:
     console.print(Text(f"Machine: {line}", style="bold"))
     table = Table(title="What runs here (featured models, default context)", title_justify="left", show_edge=False)
-    table.add_column("model", no_wrap=True, max_width=24, overflow="ellipsis")
+    narrow = console.width < NARROW
+    # on a narrow terminal long names fold onto a second line; they are never cut
+    table.add_column("model", no_wrap=not narrow, max_width=24 if narrow else None, overflow="fold")
     table.add_column("best plan", no_wrap=True)
     table.add_column("on", no_wrap=True)
     table.add_column("need/usable GiB", no_wrap=True)
