@@ -2,8 +2,9 @@
 Kubernetes node labels in the style of NVIDIA GPU Feature Discovery.
 
 Prometheus: base units (bytes, seconds), `_bytes` / `_info` suffixes; the text format itself is written by the
-well-kept `prometheus_client` (one HELP and TYPE per family, label values escaped). Node labels: keys `<prefix>/<name>`, values of at most 63 characters from [A-Za-z0-9._-], starting and
-ending alphanumeric, as Kubernetes requires.
+well-kept `prometheus_client` (one HELP and TYPE per family, label values escaped). Node labels: keys
+`<prefix>/<name>`, values of at most 63 characters from [A-Za-z0-9._-], starting and ending alphanumeric, as
+Kubernetes requires.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class _Families:
         from prometheus_client import CollectorRegistry
 
         reg = CollectorRegistry(auto_describe=False)
-        reg.register(self)  # type: ignore[arg-type]
+        reg.register(self)
         return reg
 
     def text(self) -> str:
