@@ -16,6 +16,7 @@ from typing import Any, TypeVar  # noqa: E402
 
 import typer  # noqa: E402
 
+from advisor import completion  # noqa: E402
 from advisor.errors import EXIT_BAD_INPUT, AdvisorError  # noqa: E402
 from advisor.output import _state, console, emit_json, env_on_error, fail  # noqa: E402, F401 - re-exported
 from advisor.version import __version__  # noqa: E402
@@ -175,12 +176,14 @@ CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (promp
                        "Default: the model's maximum, capped at 8192.")
 BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
-ENGINE = typer.Option("auto", "--engine", "-e", help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or "
-                      "ollama.")
-PRECISION = typer.Option("auto", "--precision", "-p", help="auto, bf16, fp16, fp32, fp8, int8, int4, nf4, awq, gptq, fp4, "
-                         "or a GGUF type such as Q4_K_M.")
-KV = typer.Option("auto", "--kv-dtype", help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM, SGLang, TensorRT-LLM), q8_0 or "
-                  "q4_0 (llama.cpp, Ollama).")
+ENGINE = typer.Option("auto", "--engine", "-e", autocompletion=completion.engines,
+                      help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or ollama.")
+PRECISION = typer.Option("auto", "--precision", "-p", autocompletion=completion.precisions,
+                         help="auto, bf16, fp16, fp32, fp8, int8, int4, nf4, awq, gptq, fp4, or a GGUF type such as "
+                         "Q4_K_M.")
+KV = typer.Option("auto", "--kv-dtype", autocompletion=completion.kv_dtypes,
+                  help="KV cache dtype: auto, fp16, bf16, fp8 (vLLM, SGLang, TensorRT-LLM), q8_0 or q4_0 (llama.cpp, "
+                  "Ollama).")
 HEADROOM = typer.Option(None, "--headroom", help="Memory kept free per device, e.g. 2GiB or 15%. Default: 10% or 1 GiB.")
 GPUS = typer.Option(None, "--gpus", help="NVML indices of the GPUs that may be used, e.g. 0,1.")
 APPROX = flag("--allow-approximate", help="Accept a verdict on a model known only approximately (a "
@@ -188,9 +191,10 @@ APPROX = flag("--allow-approximate", help="Accept a verdict on a model known onl
 EXTEND = flag("--extend-context", help="Allow --context beyond the model's trained maximum, with "
                       "rope scaling (YaRN) in the settings.")
 METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
-HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE",
+HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE", autocompletion=completion.snapshot_files,
                         help="Decide on a snapshot file from another machine (advisor probe --json). Env: ADVISOR_HARDWARE.")
-WHATIF_GPU = typer.Option(None, "--gpu", help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100".')
+WHATIF_GPU = typer.Option(None, "--gpu", autocompletion=completion.gpu_names,
+                          help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100" (advisor gpus lists it).')
 UTIL = typer.Option(None, "--gpu-memory-utilization", help="The engine's memory flag: vLLM's share of the total, "
                     "SGLang's static fraction, TensorRT-LLM's share of what is free after the weights (default: "
                     "chosen from what is free).")
@@ -199,7 +203,8 @@ UTIL = typer.Option(None, "--gpu-memory-utilization", help="The engine's memory 
 @app.command()
 @handles_errors
 def fit(
-    models: list[str] = typer.Argument(..., help="One or more models: catalog names, HF repo ids, directories, .gguf or "
+    models: list[str] = typer.Argument(..., autocompletion=completion.models,
+                                      help="One or more models: catalog names, HF repo ids, directories, .gguf or "
                                       ".safetensors files."),
     context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
@@ -226,7 +231,7 @@ def fit(
 @app.command()
 @handles_errors
 def check(
-    model: str = typer.Argument(..., help="The model to check."),
+    model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
     context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,

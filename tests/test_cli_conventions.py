@@ -62,3 +62,21 @@ def test_a_misspelt_option_suggests_the_right_one():
 def test_python_m_advisor_works_like_the_console_script(files):
     done = run("--version")
     assert done.returncode == 0 and done.stdout.startswith("advisor ")
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("advisor fit qwen2.5:", "qwen2.5:7b"),
+        ("advisor check x --precision Q4", "Q4_K_M"),
+        ("advisor fit x --engine sg", "sglang"),
+        ("advisor check x --gpu H1", "H100"),
+        ("advisor check x --kv-dtype q", "q8_0"),
+    ],
+)
+def test_completion_of_values(words, expected):
+    env = {**os.environ, "_ADVISOR_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - 1)}
+    done = subprocess.run([sys.executable, "-m", "advisor"], capture_output=True, text=True, timeout=60, env=env,
+                          check=False)
+    assert expected in done.stdout.split(), done.stdout[:300]
