@@ -84,6 +84,8 @@ def root(
     version: bool = flag("--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
     debug: bool = flag("--debug", help="Show a traceback when something fails."),
+    quiet: bool = flag("--quiet", "-q", help="For scripts: check prints nothing (its exit code says it); errors "
+                       "still print one line on stderr."),
     json_out: bool = flag("--json", help="JSON output (the overview with no command; for a command, the same as its "
                           "own --json)."),
 ) -> None:
@@ -92,6 +94,7 @@ def root(
     Example: advisor · advisor fit llama3.1:8b · advisor check qwen2.5:7b --format env
     """
     _state["debug"] = debug
+    _state["quiet"] = quiet
     _state["json"] = json_out  # `advisor --json COMMAND` is the same as `advisor COMMAND --json`
     if ctx.invoked_subcommand is None:
         from advisor.commands.fit import run_overview

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-_state: dict[str, Any] = {"debug": False, "env_model": None, "json": False}
+_state: dict[str, Any] = {"debug": False, "env_model": None, "json": False, "quiet": False}
 
 
 def env_on_error(model: str) -> None:

@@ -80,3 +80,24 @@ def test_completion_of_values(words, expected):
     done = subprocess.run([sys.executable, "-m", "advisor"], capture_output=True, text=True, timeout=60, env=env,
                           check=False)
     assert expected in done.stdout.split(), done.stdout[:300]
+
+
+def test_quiet_check_says_it_with_the_exit_code_only(files):
+    ok = run("--quiet", "check", "qwen2.5:0.5b", "--hardware", files["snap"])
+    no = run("-q", "check", "Llama-3.1-405B-Instruct", "--precision", "bf16", "--hardware", files["snap"])
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    assert (no.returncode, no.stdout, no.stderr) == (1, "", "")
+    bad = run("-q", "check", "no-such-model-at-all", "--offline")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_no_color_and_force_color(files):
+    env = {**os.environ, "FORCE_COLOR": "1"}
+    env.pop("NO_COLOR", None)
+    colored = subprocess.run([sys.executable, "-m", "advisor", "fit", "qwen2.5:0.5b", "--hardware", files["snap"]],
+                             capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert "\x1b[" in colored.stdout
+    env = {**os.environ, "NO_COLOR": "1"}
+    plain = subprocess.run([sys.executable, "-m", "advisor", "fit", "qwen2.5:0.5b", "--hardware", files["snap"]],
+                           capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert "\x1b[" not in plain.stdout

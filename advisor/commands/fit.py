@@ -79,13 +79,15 @@ def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:
     result: FitResult = api.check(model, snapshot=_snapshot(hw), **request)
     code = result.exit_code
     line = result.reason()
+    from advisor.output import _state
+
     if fmt == "json":
         emit_json(result.to_json())
     elif fmt == "env":
         sys.stdout.write(result.env())
-    else:
+    elif not _state["quiet"]:
         sys.stdout.write(line + "\n")
-    if code != 0:
+    if code != 0 and not _state["quiet"]:
         sys.stderr.write(f"advisor: {line}\n")  # scripts capture or drop stdout; a person still sees why
     return code
 
