@@ -82,7 +82,7 @@ class FitResult(Outcome, _Header):
             where = ", ".join(self._device_names(p))
             approx = " (APPROXIMATE: the model's size is an estimate)" if p.approximate else ""
             return (f"{self.model.name} fits{approx}: {p.precision} with {p.engine} ({p.placement}; "
-                    f"{SPEED_CLASS_TEXT[p.speed_class]}) on {where}, needs {gib(p.memory.total_bytes)}, "
+                    f"{SPEED_CLASS_TEXT[p.speed_class]}) on {where}, needs {needs_text(p.memory)}, "
                     f"largest context {p.max_context or p.context:,} tokens")
         asked = [f"{k} {v}" for k, v in (("precision", self.request.precision), ("engine", self.request.engine))
                  if v != "auto"]
@@ -130,6 +130,16 @@ class FitResult(Outcome, _Header):
             "ADVISOR_REASON": self.reason(),
         }
         return env_lines(values, self.exit_code)
+
+
+def needs_text(memory: Any) -> str:
+    """ "18.6 GiB", or for a CPU plan whose peak is a range "2.8-3.5 GiB (typical-worst)"."""
+    from rules.units import gib
+
+    if memory.typical_total_bytes is None:
+        return gib(memory.total_bytes)
+    low = gib(memory.typical_total_bytes).removesuffix(" GiB")
+    return f"{low}-{gib(memory.total_bytes)} (typical-worst)"
 
 
 ENV_KEYS = ("ADVISOR_FITS", "ADVISOR_EXIT_CODE", "ADVISOR_MODEL", "ADVISOR_APPROXIMATE", "ADVISOR_PRECISION",

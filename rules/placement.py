@@ -98,6 +98,10 @@ def single(job: Job, device: Device) -> Draft:
     if job.eng.memory_flag is not None and not on_cpu:
         return _preallocating(job, (device,), 1)
     memory = _mem(w.total, kv, act, runtime)
+    if on_cpu:
+        extra = job.eng.typical_extra(job.spec, job.precision, job.context, job.request.batch)
+        if extra is not None:
+            memory = memory.model_copy(update={"typical_total_bytes": memory.total_bytes - extra})
     use = _use(device, memory)
     notes = job.eng.cpu_notes() if on_cpu else ()
     return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers, notes=notes)

@@ -42,7 +42,9 @@ class Memory(_Frozen):
     kv_cache_bytes: int
     activations_bytes: int
     runtime_bytes: int
-    total_bytes: int
+    total_bytes: int = Field(description="What the verdict uses (on the CPU: the worst of the range)")
+    typical_total_bytes: int | None = Field(None, description="CPU plans whose peak is a range: the typical (median "
+                                            "run) peak; total_bytes is the worst")
 
 
 class DeviceUse(_Frozen):

@@ -258,6 +258,10 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
     spec, p, req = job.spec, job.precision, job.request
     totals = Memory(**{k: sum(getattr(u.memory, k) for u in draft.uses) for k in
                        ("weights_bytes", "kv_cache_bytes", "activations_bytes", "runtime_bytes", "total_bytes")})
+    if any(u.memory.typical_total_bytes is not None for u in draft.uses):
+        typical = sum(u.memory.typical_total_bytes if u.memory.typical_total_bytes is not None else u.memory.total_bytes
+                      for u in draft.uses)
+        totals = totals.model_copy(update={"typical_total_bytes": typical})
     gpu_indices = sorted({u.index for u in draft.uses if u.kind == "gpu" and u.index is not None})
     cuda, order = _cuda_ids(draft, devs)
     room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)

@@ -15,9 +15,14 @@ from benchmarks.calibration import (
     CPU_CALIBRATION_MODELS,
     cpu_cross_validation,
     cpu_estimate,
+    cpu_range,
     cpu_rows,
     estimate_with,
-    fit_cpu_constants,
+    fit_cpu_typical,
+    fit_holes_allowance,
+    median_run,
+    range_with,
+    worst_run,
 )
 from rules.engines import transformers as M
 
@@ -49,13 +54,27 @@ def test_our_weight_count_is_the_models_parameter_bytes() -> None:
 
 
 def test_rules_constants_are_what_the_calibration_half_gives() -> None:
-    fit = fit_cpu_constants([r for r in ROWS if r.calibration])
-    assert fit.process_bytes == M.TRANSFORMERS_CPU_PROCESS
-    assert fit.act_base_bytes == M.TRANSFORMERS_CPU_ACT_BASE
-    assert fit.mlp == M.TRANSFORMERS_CPU_MLP
-    assert fit.holes == M.TRANSFORMERS_CPU_HOLES
-    # the calibration's formula is the rules' own: same totals for every row
-    assert all(estimate_with(fit, r) == cpu_estimate(r) for r in ROWS)
+    cal = [r for r in ROWS if r.calibration]
+    typical = fit_cpu_typical(cal)
+    assert typical.process_bytes == M.TRANSFORMERS_CPU_PROCESS
+    assert typical.act_base_bytes == M.TRANSFORMERS_CPU_ACT_BASE
+    assert typical.mlp == M.TRANSFORMERS_CPU_MLP == 3.0  # the MLP's three live intermediates, not a fitted number
+    assert typical.holes == M.TRANSFORMERS_CPU_HOLES
+    assert fit_holes_allowance(cal) == M.TRANSFORMERS_CPU_HOLES_ALLOWANCE
+    # the calibration's formula is the rules' own: the same range for every row
+    assert all(range_with(typical, M.TRANSFORMERS_CPU_HOLES_ALLOWANCE, r) == cpu_range(r) for r in ROWS)
+
+
+def test_held_out_typical_is_within_10_percent_of_the_median_run() -> None:
+    errors = [cpu_range(r)[0] / median_run(r) - 1 for r in ROWS if not r.calibration]
+    assert len(errors) >= 20
+    assert min(errors) >= -0.10 and max(errors) <= 0.10, (min(errors), max(errors))
+
+
+def test_worst_is_never_below_any_run() -> None:
+    """The verdict's figure: at or above every run of every row, held-out and calibration alike."""
+    for r in ROWS:
+        assert cpu_range(r)[1] >= worst_run(r), r.row
 
 
 def test_the_run_spread_the_cpu_plans_cite_is_the_datasets() -> None:
@@ -67,33 +86,22 @@ def test_the_run_spread_the_cpu_plans_cite_is_the_datasets() -> None:
 def test_cross_validation_leaves_each_calibration_model_out() -> None:
     cv = cpu_cross_validation(ROWS)
     assert set(cv) == set(CPU_CALIBRATION_MODELS)
-    full = fit_cpu_constants([r for r in ROWS if r.calibration])
+    full = fit_cpu_typical([r for r in ROWS if r.calibration])
     refits = []
     for model, (low, high) in cv.items():
-        others = fit_cpu_constants([r for r in ROWS if r.calibration and r.row["model"] != model])
-        errors = [estimate_with(others, r) / r.measured - 1 for r in ROWS if r.row["model"] == model]
+        others = fit_cpu_typical([r for r in ROWS if r.calibration and r.row["model"] != model])
+        errors = [estimate_with(others, r) / median_run(r) - 1 for r in ROWS if r.row["model"] == model]
         assert (low, high) == (min(errors), max(errors))
         refits.append(others)
     # leaving a model out changes the fit: the figures are about rows the constants did not see
     assert any(c != full for c in refits)
 
 
-def test_calibration_half_is_never_underestimated() -> None:
-    for r in ROWS:
-        if r.calibration:
-            assert r.measured <= cpu_estimate(r) <= 1.20 * r.measured, r.row
-
-
-def test_held_out_half() -> None:
-    """Target: never below, at most 10 % above. Not reached (see the README): median ~6 %, 4 of 20 rows more than
-    10 % above (largest ~23 %, Llama-3.2-1B bf16 8 192 x 1), and one row 0.8 % below its worst of 8 runs
-    (SmolLM2-360M fp32 8 192 x 1, whose runs span 2.78 to 3.54 GiB). A row's own runs spread by up to 28 %, so a
-    row's worst is itself noisy. This test holds what is reached so that it cannot silently get worse."""
-    errors = [cpu_estimate(r) / r.measured - 1 for r in ROWS if not r.calibration]
-    assert len(errors) >= 20
-    assert min(errors) > -0.01
-    assert max(errors) < 0.23
-    assert statistics.median(errors) < 0.07
+def test_held_out_worst_is_not_far_above() -> None:
+    """How far worst sits above the worst run on held-out rows (never below: the test above): what is reached, held
+    so that it cannot silently get worse (median ~16 %, largest ~28 %, the width of a row's own spread)."""
+    errors = [cpu_estimate(r) / worst_run(r) - 1 for r in ROWS if not r.calibration]
+    assert max(errors) < 0.29 and statistics.median(errors) < 0.17
 
 
 def test_cpu_activations_never_shrink_as_the_prompt_grows() -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from advisor.results import FitResult
+from advisor.results import FitResult, needs_text
 from rules.plan import DeviceUse, Plan
 from rules.ranking import SPEED_CLASS_TEXT
 from rules.units import gib
@@ -52,7 +52,7 @@ def render_plan_memory(plan: Plan, console: Console) -> None:
     for use in plan.per_device:
         line = Text(f"  {_device_name(use):<30} ")  # the whole name, however long
         line.append_text(device_bar(use))
-        line.append(f" {gib(use.memory.total_bytes)}")
+        line.append(f" {needs_text(use.memory)}")
         console.print(line, no_wrap=True, overflow="fold")
         free = f"of {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free)"
         if use.reserved_bytes is not None:
@@ -129,7 +129,7 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         for alt in result.alternatives:
             ctx = f"{alt.max_context:,}" if alt.max_context else "?"
             console.print(f"  {alt.precision} / {alt.engine} ({alt.placement}, {alt.speed_class}): "
-                          f"{gib(alt.memory.total_bytes)}, max context {ctx}; {alt.quality.split(' (')[0].split(';')[0]}",
+                          f"{needs_text(alt.memory)}, max context {ctx}; {alt.quality.split(' (')[0].split(';')[0]}",
                           soft_wrap=True, markup=False)
     elif result.alternatives:
         table = Table(title="Runners-up", title_justify="left", show_edge=False)
@@ -138,7 +138,7 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
             table.add_column(col, no_wrap=col != "quality", min_width=len(col) if col != "quality" else None,
                              overflow="fold")
         for alt in result.alternatives:
-            table.add_row(alt.precision, alt.engine, alt.placement, alt.speed_class, gib(alt.memory.total_bytes),
+            table.add_row(alt.precision, alt.engine, alt.placement, alt.speed_class, needs_text(alt.memory),
                           f"{alt.max_context:,}" if alt.max_context else "?", alt.quality.split(" (")[0].split(";")[0])
         console.print(table)
     if not result.fits and result.changes:

@@ -63,6 +63,11 @@ class Engine:
         """The process (on the CPU) or the CUDA context and libraries (per GPU), bytes."""
         raise NotImplementedError
 
+    def typical_extra(self, spec: ModelSpec, precision: Precision, context: int, batch: int) -> int | None:
+        """For a CPU plan whose peak is a range: how much the typical peak is below the verdict's total; None when
+        the estimate is one number."""
+        return None
+
     def cpu_activations(self, spec: ModelSpec, context: int) -> int:
         """Working memory on the CPU side of an offloaded plan."""
         return 0
