@@ -45,6 +45,9 @@ PRECISIONS: tuple[Precision, ...] = (
     Precision("int8-w8a8", "int8", 8 + 16 / 4096, 2, min_cc=(7, 5), keeps_16bit=True,
               torch_dtype="bfloat16", quality="near-lossless (SmoothQuant-style W8A8)",
               method="a pre-quantized W8A8 / GPTQ-8bit checkpoint"),
+    # GPTQ 8-bit, group 128: 8-bit weights, an fp16 scale and an 8-bit zero per group (AutoGPTQ / GPTQModel layout)
+    Precision("gptq-int8", "int8", 8 + 16 / 128 + 8 / 128, 2, min_cc=(7, 5), keeps_16bit=True, torch_dtype="float16",
+              quality="near-lossless (GPTQ 8-bit, group 128)", method="a pre-quantized GPTQ-Int8 checkpoint"),
     Precision("awq-int4", "int4", 4 + 16 / 128 + 4 / 128, 4, min_cc=(7, 5),
               keeps_16bit=True, torch_dtype="float16", quality="small loss (activation-aware, group 128)",
               method="a pre-quantized AWQ checkpoint"),
@@ -99,6 +102,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "fp4": ("nvfp4", "mxfp4"),
     "awq": ("awq-int4",),
     "gptq": ("gptq-int4",),
+    "gptq-int4": ("gptq-int4",),
+    "gptq8": ("gptq-int8",),
     "bnb-int8": ("int8",),
     "float16": ("fp16",),
     "bfloat16": ("bf16",),

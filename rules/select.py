@@ -161,7 +161,7 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
         return pinned, rejected
     q = spec.quantization
     if q is not None:
-        match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "int8-w8a8", "awq": "awq-int4", "fp8": "fp8",
+        match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "gptq-int8", "awq": "awq-int4", "fp8": "fp8",
                  "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
                  "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)
         keep = [p for p in wanted if p.name == match]

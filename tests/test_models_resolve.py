@@ -321,7 +321,7 @@ def test_models_show_bad_inputs(tmp_path):
     [
         ("Qwen/Qwen2.5-7B-Instruct-AWQ", "awq-int4", "vllm"),
         ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4", "gptq-int4", "vllm"),
-        ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8", "int8-w8a8", "vllm"),
+        ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8", "gptq-int8", "vllm"),
         ("meta-llama/Llama-3.1-8B-Instruct-FP8", "fp8", "vllm"),
         ("unsloth/Llama-3.1-8B-Instruct-bnb-4bit", "nf4", "transformers"),
         ("llama3.1:8b-instruct-q4_K_M", "Q4_K_M", "llama.cpp"),

@@ -11,7 +11,7 @@ from rules.plan import Plan
 from rules.spec import ModelSpec
 
 FLAGS = ServerFlags(
-    quantization={"fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq", "nvfp4": "modelopt_fp4", "mxfp4": "mxfp4",
+    quantization={"fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq", "gptq-int8": "gptq", "nvfp4": "modelopt_fp4", "mxfp4": "mxfp4",
                   "int8-w8a8": "compressed-tensors"},
     kv_fp8=("--kv-cache-dtype", "fp8"), memory="--gpu-memory-utilization", tensor_parallel="--tensor-parallel-size",
     batch="--max-num-seqs", overrides="--hf-overrides")

@@ -15,7 +15,7 @@ from rules.precisions import lookup
 _SUFFIXES: tuple[tuple[str, str, str, float, int | None], ...] = (
     (r"[-_.]awq(?:[-_.]?int4)?", "awq-int4", "awq", 4, 128),
     (r"[-_.]gptq[-_.]?int4", "gptq-int4", "gptq", 4, 128),
-    (r"[-_.]gptq[-_.]?int8", "int8-w8a8", "gptq", 8, 128),
+    (r"[-_.]gptq[-_.]?int8", "gptq-int8", "gptq", 8, 128),
     (r"[-_.]gptq", "gptq-int4", "gptq", 4, 128),
     (r"[-_.]fp8(?:[-_.]dynamic)?", "fp8", "fp8", 8, None),
     (r"[-_.](?:bnb[-_.]4bit|nf4)", "nf4", "bitsandbytes", 4, 64),

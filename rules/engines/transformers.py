@@ -99,7 +99,7 @@ class Transformers(Engine):
     rank = 4
     runs_on_apple = True
     min_cc = (3, 7)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "int8", "awq-int4", "gptq-int4", "nf4"})
+    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "int8", "awq-int4", "gptq-int4", "gptq-int8", "nf4"})
     kv_dtypes = ("fp16", "bf16", "fp32")
     layer_split = True
     offload = True

@@ -70,7 +70,7 @@ class VLLM(ServingEngine):
     label = "vLLM"
     rank = 0
     min_cc = (7, 0)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4",
+    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4", "gptq-int8",
                                                       "nvfp4", "mxfp4"})
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
