@@ -355,3 +355,20 @@ def test_a_gguf_repository_without_a_tag_plans_only_gguf_quants():
     rec = recommend(resolve("bartowski/Qwen2.5-7B-Instruct-GGUF"), rtx4090(), Request())
     assert rec.plan is not None and rec.plan.engine in ("llama.cpp", "ollama")
     assert all(p.engine in ("llama.cpp", "ollama") for p in rec.alternatives)
+
+
+def test_an_unknown_architecture_with_weights_on_disk_is_counted_from_the_headers(tmp_path):
+    from advisor.models.count import count_config
+    from advisor.models.resolve import resolve
+    from tests.model_files import TINY_LLAMA, write_model_dir
+
+    model = write_model_dir(tmp_path / "m", {**TINY_LLAMA, "model_type": "frobnicator"})
+    spec = resolve(str(model))
+    # never refused when the bytes are readable: the weights are exact, the KV shape is marked estimated
+    assert spec.params_total == count_config(TINY_LLAMA, "x").total and not spec.exact
+    assert (spec.layers, spec.kv_heads, spec.head_dim) == (2, 2, 16) and "kv_heads" in spec.estimated
+    assert any("safetensors headers" in n for n in spec.notes)
+    # without weights there is nothing exact to read: still refused, naming the architecture
+    (model / "model.safetensors").unlink()
+    with pytest.raises(BadInputError, match="frobnicator"):
+        resolve(str(model))

@@ -146,7 +146,7 @@ def _from_headers(api: Any, repo_id: str, revision: str | None, config: dict[str
                   notes: list[str], why: str) -> ModelSpec:
     """An architecture advisor does not count: the weights exactly from the safetensors headers (read by HTTP
     range), the shape that the KV cache needs from the config where it says, marked estimated."""
-    from advisor.models.count import pick
+    from advisor.models.local import config_shape
 
     meta = api.get_safetensors_metadata(repo_id, revision=revision, timeout=limit)
     by_dtype = {str(k): int(v) for k, v in (meta.parameter_count or {}).items()}
@@ -154,21 +154,13 @@ def _from_headers(api: Any, repo_id: str, revision: str | None, config: dict[str
     if total <= 0:
         raise BadInputError(f"{repo_id}: {why}, and its safetensors headers hold no tensors")
 
-    def num(meaning: str) -> int | None:
-        value = pick(config, meaning)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-    hidden, layers, heads = num("hidden"), num("layers"), num("heads")
-    kv = num("kv_heads") or heads
+    shape = config_shape(config)
     estimated = ["params_active", "layers", "heads", "kv_heads", "head_dim", "max_context"]
     return ModelSpec(
         name=repo_id if revision is None else f"{repo_id}@{revision}", source="hub", location=repo_id,
         model_type=str(config.get("model_type")), params_total=total, params_active=total, exact=False,
-        estimated=estimated, layers=layers, hidden_size=hidden, heads=heads, kv_heads=kv,
-        head_dim=(hidden // heads) if hidden and heads else None, vocab_size=num("vocab"),
-        intermediate_size=num("intermediate"), max_context=num("context"),
+        estimated=estimated, **shape,
         native_dtype=config.get("torch_dtype") if isinstance(config.get("torch_dtype"), str) else None,
         notes=[*notes, f"APPROXIMATE: {why}; the weights ({total:,} parameters) are exact from the safetensors headers, "
                        "the attention shape (KV cache) is read from the config where it says"],
-        bytes_by_dtype={},
     )

@@ -135,7 +135,12 @@ def resolve_directory(directory: Path, source: Source = "directory", name: str |
         else:
             notes.append("no weight files here: memory from the config alone")
     quant = quantization_of(config)
-    counted = count_config(config, str(config_path))
+    try:
+        counted = count_config(config, str(config_path))
+    except BadInputError as exc:
+        if "is not supported" not in str(exc) or not headers:
+            raise
+        return _from_headers(directory, config, headers, source, name, str(exc), notes, quant)
     stored = sum(h.elements for h in headers)
     if headers and stored != counted.total + sum(counted.extra.values()) and quant is None:
         notes.append(f"the checkpoint stores {stored:,} elements; the architecture has {counted.total:,} parameters "
@@ -255,4 +260,41 @@ def resolve_gguf(path: Path, source: Source = "gguf") -> ModelSpec:
         weight_bytes=info.data_bytes,
         bytes_by_dtype=info.bytes_by_type,
         notes=[f"GGUF {info.file_type or 'file'}: {bits:.2f} effective bits per weight"] if bits else [],
+    )
+
+
+def config_shape(config: dict[str, Any]) -> dict[str, int | None]:
+    """What the KV cache needs, read from a config where it says (any architecture): positive integers or None."""
+    from advisor.models.count import pick
+
+    def num(meaning: str) -> int | None:
+        text = config.get("text_config")
+        cfg: dict[str, Any] = text if isinstance(text, dict) else config
+        value = pick(cfg, meaning)
+        return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 24 else None
+
+    hidden, heads = num("hidden"), num("heads")
+    return {"hidden_size": hidden, "layers": num("layers"), "heads": heads, "kv_heads": num("kv_heads") or heads,
+            "head_dim": (hidden // heads) if hidden and heads else None, "vocab_size": num("vocab"),
+            "intermediate_size": num("intermediate"), "max_context": num("context")}
+
+
+def _from_headers(directory: Path, config: dict[str, Any], headers: list[SafetensorsHeader], source: Source,
+                  name: str | None, why: str, notes: list[str], quant: Quantization | None) -> ModelSpec:
+    """An architecture advisor does not count, with its weights on disk: the parameters exactly from the
+    safetensors headers, the attention shape (the KV cache) from the config where it says, marked estimated."""
+    total = sum(h.elements for h in headers)
+    shape = config_shape(config)
+    by_dtype: dict[str, int] = {}
+    for h in headers:
+        for dtype, n in h.bytes_by_dtype.items():
+            by_dtype[dtype] = by_dtype.get(dtype, 0) + n
+    estimated = ["params_active", "layers", "heads", "kv_heads", "head_dim", "max_context"]
+    return ModelSpec(
+        name=name or directory.name, source=source, location=str(directory), model_type=str(config.get("model_type")),
+        architecture=(config.get("architectures") or [None])[0], params_total=total, params_active=total, exact=False,
+        estimated=estimated, **shape, native_dtype=native_dtype_of(config, headers), quantization=quant,
+        weight_bytes=sum(h.data_bytes for h in headers), bytes_by_dtype=by_dtype,
+        notes=[*notes, f"APPROXIMATE: {why}; the weights ({total:,} parameters) are exact from the safetensors "
+                       "headers, the attention shape (KV cache) is read from the config where it says"],
     )
