@@ -177,6 +177,8 @@ def models(
 # Options shared by fit and check.
 CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (prompt + output), e.g. 8192 or 32k. "
                        "Default: the model's maximum, capped at 8192.")
+PROMPT = typer.Option(None, "--prompt", help="Tokens of the longest prompt, e.g. 2k (default: the whole context): the "
+                      "prefill's working memory follows it, the KV cache the context.")
 BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
 ENGINE = typer.Option("auto", "--engine", "-e", autocompletion=completion.engines,
@@ -209,8 +211,9 @@ def fit(
     models: list[str] = typer.Argument(..., autocompletion=completion.models,
                                       help="One or more models: catalog names, HF repo ids, directories, .gguf or "
                                       ".safetensors files."),
-    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
-    precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
+    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
+    engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
+    gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
@@ -225,7 +228,8 @@ def fit(
 
     go_offline(offline)
 
-    raise typer.Exit(run_fit(list(models), json_out or _state["json"], verbose, context=context, batch=batch, mode=mode, engine=engine,
+    raise typer.Exit(run_fit(list(models), json_out or _state["json"], verbose, context=context, prompt=prompt,
+                             batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context))
@@ -235,8 +239,9 @@ def fit(
 @handles_errors
 def check(
     model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
-    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
-    precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM, gpus: str | None = GPUS,
+    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
+    engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
+    gpus: str | None = GPUS,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
@@ -257,7 +262,8 @@ def check(
     if (fmt or "").lower() == "env" and not json_out:
         env_on_error(model)
 
-    raise typer.Exit(run_check(model, fmt, json_out, context=context, batch=batch, mode=mode, engine=engine,
+    raise typer.Exit(run_check(model, fmt, json_out, context=context, prompt=prompt, batch=batch, mode=mode,
+                               engine=engine,
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context))

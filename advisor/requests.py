@@ -18,7 +18,7 @@ from rules.select import validate
 MODES = ("inference", "finetune", "lora", "qlora")
 
 
-def parse_context(text: str | int | None) -> int | None:
+def parse_context(text: str | int | None, option: str = "--context") -> int | None:
     """ "8192", "8k", "128K", "1m" -> tokens."""
     if text is None or isinstance(text, int):
         return text
@@ -27,7 +27,7 @@ def parse_context(text: str | int | None) -> int | None:
     m = re.fullmatch(r"(-?\d{1,12}) ?([kKmM]?)", cleaned) if len(cleaned) <= 32 else None
     if not m:
         shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "..."
-        raise BadInputError(f"--context: not a number of tokens: {shown!r} (e.g. 8192 or 32k)")
+        raise BadInputError(f"{option}: not a number of tokens: {shown!r} (e.g. 8192 or 32k)")
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
 
 
@@ -77,7 +77,8 @@ class Asked:
     headroom_fraction: float | None = None
 
 
-def build_request(*, mode: str = "inference", context: str | int | None = None, batch: int = 1, engine: str = "auto",
+def build_request(*, mode: str = "inference", context: str | int | None = None, prompt: str | int | None = None,
+                  batch: int = 1, engine: str = "auto",
                   precision: str = "auto", kv_dtype: str = "auto", headroom: str | None = None,
                   gpus: str | int | Iterable[int | str] | None = None,
                   method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
@@ -98,7 +99,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     if method not in ("detailed", "rule-of-thumb"):
         raise BadInputError(f"--method: unknown method {method!r} (choose from detailed, rule-of-thumb)")
     room = parse_headroom(headroom)
-    request = Request(mode=mode, context=parse_context(context), batch=batch, engine=engine, precision=precision,
+    request = Request(mode=mode, context=parse_context(context), prompt=parse_context(prompt, "--prompt"),
+                      batch=batch, engine=engine, precision=precision,
                       kv_dtype=kv_dtype.lower(), headroom_bytes=room if isinstance(room, int) else None,
                       devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,

@@ -65,6 +65,11 @@ class Job:
     def eng(self) -> Engine:
         return engines.get(self.engine)
 
+    @property
+    def prompt(self) -> int:
+        """The prefill's length: the request's prompt, never more than the context (the whole context by default)."""
+        return min(self.request.prompt, self.context) if self.request.prompt else self.context
+
 
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
 
@@ -72,7 +77,8 @@ _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int,
 def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
     """(weights, KV total, activations per device, runtime per device); remembered per model and job, since
     one decision asks for the same parts once per device and placement."""
-    key = (id(job.spec), job.precision.name, job.engine, job.context, job.request.batch, job.kv_bytes, on_cpu, tp)
+    key = (id(job.spec), job.precision.name, job.engine, job.context, job.prompt, job.request.batch, job.kv_bytes, on_cpu,
+           tp)
     hit = _PARTS.get(key)
     if hit is not None and hit[0] is job.spec:
         return hit[1]
@@ -86,8 +92,8 @@ def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit
 def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int, int, int]:
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     w = M.weight_split(spec, p)
-    kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)
-    return w, kv, eng.activations(spec, p, ctx, batch, tp, on_cpu), eng.runtime(on_cpu)
+    kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
+    return w, kv, eng.activations(spec, p, job.prompt, batch, tp, on_cpu), eng.runtime(on_cpu)
 
 
 def single(job: Job, device: Device) -> Draft:
@@ -99,7 +105,7 @@ def single(job: Job, device: Device) -> Draft:
         return _preallocating(job, (device,), 1)
     memory = _mem(w.total, kv, act, runtime)
     if on_cpu:
-        extra = job.eng.typical_extra(job.spec, job.precision, job.context, job.request.batch)
+        extra = job.eng.typical_extra(job.spec, job.precision, job.prompt, job.request.batch)
         if extra is not None:
             memory = memory.model_copy(update={"typical_total_bytes": memory.total_bytes - extra})
     use = _use(device, memory)

@@ -19,6 +19,8 @@ class Request(_Frozen):
 
     mode: Mode = "inference"
     context: int | None = Field(None, description="Tokens per sequence (prompt + generation); None: min(model max, 8192)")
+    prompt: int | None = Field(None, description="Tokens of the longest prompt (the prefill); None: the whole context. "
+                               "The KV cache follows the context, the prefill's working memory the prompt")
     batch: int = 1
     engine: str = "auto"
     precision: str = "auto"
@@ -72,6 +74,7 @@ class Plan(_Frozen):
                                           "CUDA's indices NVML's, whatever the caller's environment says")
     mode: Mode
     context: int
+    prompt: int | None = Field(None, description="The longest prompt the plan was sized for (None: the context)")
     batch: int
     kv_dtype: str
     memory: Memory

@@ -36,6 +36,11 @@ def validate(request: Request) -> list[str]:
     problems = []
     if request.context is not None and not 1 <= request.context <= MAX_CONTEXT:
         problems.append(f"--context must be between 1 and {MAX_CONTEXT:,} tokens (got {request.context})")
+    if request.prompt is not None and not 1 <= request.prompt <= MAX_CONTEXT:
+        problems.append(f"--prompt must be between 1 and {MAX_CONTEXT:,} tokens (got {request.prompt})")
+    if request.prompt is not None and request.context is not None and request.prompt > request.context:
+        problems.append(f"--prompt {request.prompt:,} is longer than --context {request.context:,} (the context holds "
+                        "the prompt and the generated tokens)")
     if not 1 <= request.batch <= 65536:
         problems.append(f"--batch must be between 1 and 65536 (got {request.batch})")
     if request.engine != "auto" and request.engine not in engines.REGISTRY:
@@ -277,7 +282,8 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         model=spec.name, precision=p.name, engine=job.engine, placement=draft.placement,
         devices=[u.device for u in draft.uses], gpu_indices=gpu_indices, cuda_visible_devices=cuda,
         cuda_device_order=order, mode=req.mode,
-        context=job.context, batch=req.batch, kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
+        context=job.context, prompt=job.prompt if req.prompt else None, batch=req.batch,
+        kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
         per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
         speed_rank=SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement),
         headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,

@@ -108,3 +108,20 @@ def test_smaller_format_never_needs_more_weight_memory():
     mixes = sorted(MIXES, key=lambda m: M.weight_split(spec, BY_NAME[m]).total)
     bases = [TYPE_BITS[MIXES[m].base] for m in mixes]
     assert bases == sorted(bases)  # the ordering by size follows the base type's bits
+
+
+def test_the_prompt_sizes_the_prefill_and_the_context_the_kv_cache():
+    from rules.plan import Request
+    from rules.select import recommend
+    from tests.snapshots import rtx4090
+
+    spec = catalog.spec_for("Qwen2.5-7B-Instruct")
+    whole = recommend(spec, rtx4090(), Request(engine="transformers", precision="bf16", context=16384))
+    short = recommend(spec, rtx4090(), Request(engine="transformers", precision="bf16", context=16384, prompt=1024))
+    assert whole.plan is not None and short.plan is not None
+    w, s = whole.plan.memory, short.plan.memory
+    assert s.kv_cache_bytes == w.kv_cache_bytes  # the KV cache holds the whole sequence either way
+    # the prefill's working memory: (4 x FFN + hidden) x 2 bytes per token (rules/engines/transformers.py)
+    per_token = (4 * spec.intermediate_size + spec.hidden_size) * 2
+    assert w.activations_bytes - s.activations_bytes == (16384 - 1024) * per_token
+    assert short.plan.prompt == 1024 and whole.plan.prompt is None
