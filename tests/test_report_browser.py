@@ -40,6 +40,7 @@ class Dom(HTMLParser):
         self.body: dict[str, str | None] = {}
         self.rows: list[tuple[str, list[str | None]]] = []
         self.bars: list[str] = []
+        self.fit_cells: list[tuple[str, str]] = []
         self._table: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -52,8 +53,10 @@ class Dom(HTMLParser):
             self.rows.append((a["data-host"] or "", []))
         elif tag == "td" and self._table == "hosts" and self.rows:
             self.rows[-1][1].append(a.get("data-v"))
-        elif tag == "g" and a.get("class") == "bar":
+        elif tag == "g" and (a.get("class") or "").startswith("bar"):
             self.bars.append(a.get("data-host") or "")
+        elif tag == "rect" and a.get("class") == "fit-cell":
+            self.fit_cells.append((a.get("data-host") or "", a.get("data-outcome") or ""))
 
 
 def render(tmp_path: Path, hosts: int) -> Path:
@@ -82,8 +85,12 @@ def test_the_report_runs_and_sorts_in_a_real_browser(tmp_path: Path) -> None:
     assert plain.body.get("data-ready") == "true"  # the script ran to its end without an error
     assert len(plain.rows) == 40
     assert [h for h, _ in plain.rows] == sorted(h for h, _ in plain.rows)  # as written: by host name
-    hosts_with_vram = sum(1 for _h, cells in plain.rows if float(cells[4] or -1) > 0)
-    assert len(plain.bars) == hosts_with_vram > 0
+    # every host with GPUs is drawn, those whose VRAM could not be read too (marked)
+    hosts_with_gpus = sum(1 for _h, cells in plain.rows if float(cells[2] or 0) > 0)
+    assert len(plain.bars) == hosts_with_gpus > 0
+    # the fit map: one square per host and model, coloured by the outcome
+    assert len(plain.fit_cells) == 40 and {o for _h, o in plain.fit_cells} <= {"all_gpu", "offload", "cpu",
+                                                                              "cannot_tell", "no"}
 
     by_vram = dump_dom(page.as_uri() + "#sort=vram_total:desc")
     assert by_vram.body.get("data-ready") == "true"

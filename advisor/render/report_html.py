@@ -74,14 +74,18 @@ def _host_row(h: HostRow, models: list[str]) -> str:
 
 
 def _chart(report: Report) -> str:
-    hosts = sorted((h for h in report.hosts if h.vram_total_bytes), key=lambda h: -(h.vram_total_bytes or 0))
-    drawn = hosts[:CHART_MAX_HOSTS]
-    if not drawn:
-        return "<p>No host reports GPU memory.</p>"
-    top = max(h.vram_total_bytes or 0 for h in drawn)
-    height = len(drawn) * (BAR_H + GAP) + 24
-    parts = [f'<svg id="vram-chart" role="img" aria-label="VRAM by host" width="{LABEL_W + CHART_W + 120}" '
-             f'height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    known = sorted((h for h in report.hosts if h.vram_total_bytes), key=lambda h: -(h.vram_total_bytes or 0))
+    unknown = [h for h in report.hosts if h.gpu_count and not h.vram_total_bytes]  # GPUs whose memory was not read
+    drawn = known[:CHART_MAX_HOSTS]
+    drawn_unknown = unknown[:max(0, CHART_MAX_HOSTS - len(drawn))]
+    if not drawn and not drawn_unknown:
+        return "<p>No host reports GPUs.</p>"
+    top = max((h.vram_total_bytes or 0 for h in drawn), default=1) or 1
+    height = (len(drawn) + len(drawn_unknown)) * (BAR_H + GAP) + 24
+    parts = [f'<svg id="vram-chart" role="img" aria-label="VRAM by host" width="{LABEL_W + CHART_W + 160}" '
+             f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+             '<defs><pattern id="unknown" width="6" height="6" patternUnits="userSpaceOnUse" '
+             'patternTransform="rotate(45)"><rect width="3" height="6" fill="#d0d7de"/></pattern></defs>']
     for i, h in enumerate(drawn):
         y = i * (BAR_H + GAP)
         total_w = CHART_W * (h.vram_total_bytes or 0) / top
@@ -93,10 +97,68 @@ def _chart(report: Report) -> str:
             f'<title>{escape(h.host)}: {gib(h.vram_free_bytes)} free of {gib(h.vram_total_bytes)}</title></rect>'
             f'<rect x="{LABEL_W}" y="{y}" width="{used_w:.1f}" height="{BAR_H}" fill="#cf222e" opacity="0.75"/>'
             f'<text x="{LABEL_W + total_w + 6:.1f}" y="{y + BAR_H - 3}">{gib(h.vram_total_bytes, 0)}</text></g>')
-    parts.append(f'<text x="{LABEL_W}" y="{height - 6}">green: free · red: in use · scale: {gib(top, 0)}</text></svg>')
-    note = f"<p>The {CHART_MAX_HOSTS} hosts with the most VRAM are drawn; the table lists all {len(hosts)}.</p>" \
-        if len(hosts) > CHART_MAX_HOSTS else ""
+    for j, h in enumerate(drawn_unknown):
+        y = (len(drawn) + j) * (BAR_H + GAP)
+        parts.append(
+            f'<g class="bar unknown" data-host="{escape(h.host)}"><text x="{LABEL_W - 6}" y="{y + BAR_H - 3}" '
+            f'text-anchor="end">{escape(h.host[:28])}</text><rect x="{LABEL_W}" y="{y}" width="{CHART_W / 4:.1f}" '
+            f'height="{BAR_H}" fill="url(#unknown)"><title>{escape(h.host)}: {h.gpu_count} GPU(s), memory could not be '
+            f'read</title></rect><text x="{LABEL_W + CHART_W / 4 + 6:.1f}" y="{y + BAR_H - 3}">VRAM unknown</text></g>')
+    parts.append(f'<text x="{LABEL_W}" y="{height - 6}">green: free · red: in use · hatched: GPUs whose memory '
+                 f'could not be read · scale: {gib(top, 0)}</text></svg>')
+    total = len(known) + len(unknown)
+    note = f"<p>{len(drawn) + len(drawn_unknown)} of {total} hosts with GPUs are drawn; the table lists all.</p>" \
+        if total > len(drawn) + len(drawn_unknown) else ""
     return "".join(parts) + note
+
+
+FIT_COLOURS = {"all_gpu": ("#2da44e", "all on GPU"), "offload": ("#0969da", "GPU + CPU offload"),
+               "cpu": ("#54aeff", "CPU only"), "cannot_tell": ("#d4a72c", "cannot tell"), "no": ("#cf222e", "no")}
+CELL = 14
+
+
+def _outcome(cell: object) -> str:
+    fits = getattr(cell, "fits", False)
+    if fits:
+        return {"all-gpu": "all_gpu", "offload": "offload", "cpu": "cpu"}.get(getattr(cell, "speed_class", "") or "",
+                                                                          "all_gpu")
+    return "cannot_tell" if getattr(cell, "cannot_tell", False) else "no"
+
+
+def _fit_map(report: Report) -> str:
+    """Hosts x models as a coloured grid: one square per cell, coloured by the outcome (GPU and CPU plans apart)."""
+    if not report.models:
+        return ""
+    hosts = report.hosts[:CHART_MAX_HOSTS]
+    label_h = 16
+    width = LABEL_W + len(report.models) * (CELL + 2) + 20
+    height = label_h * len(report.models) + len(hosts) * (CELL + 2) + 40
+    height += 18  # the column numbers
+    parts = [f'<svg id="fit-map" role="img" aria-label="Which models run where" width="{max(width, 860)}" '
+             f'height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for k, model in enumerate(report.models):
+        parts.append(f'<text x="{LABEL_W}" y="{label_h * (k + 1) - 4}">{k + 1}: {escape(model)}</text>')
+    top = label_h * len(report.models) + 22
+    for k in range(len(report.models)):
+        parts.append(f'<text x="{LABEL_W + k * (CELL + 2) + 3}" y="{top - 6}" font-size="10">{k + 1}</text>')
+    for i, h in enumerate(hosts):
+        y = top + i * (CELL + 2)
+        parts.append(f'<text x="{LABEL_W - 6}" y="{y + CELL - 3}" text-anchor="end">{escape(h.host[:28])}</text>')
+        for k, model in enumerate(report.models):
+            cell = h.cells.get(model)
+            outcome = _outcome(cell)
+            colour, label = FIT_COLOURS[outcome]
+            parts.append(f'<rect class="fit-cell" data-host="{escape(h.host)}" data-model="{escape(model)}" '
+                         f'data-outcome="{outcome}" x="{LABEL_W + k * (CELL + 2)}" y="{y}" width="{CELL}" '
+                         f'height="{CELL}" fill="{colour}"><title>{escape(h.host)} · {escape(model)}: '
+                         f'{escape(cell.text() if cell is not None else label)}</title></rect>')
+    x = LABEL_W
+    for colour, label in FIT_COLOURS.values():  # the legend: a swatch and its meaning
+        parts.append(f'<rect x="{x}" y="{height - 20}" width="{CELL}" height="{CELL}" fill="{colour}"/>'
+                     f'<text x="{x + CELL + 4}" y="{height - 9}">{label}</text>')
+        x += CELL + 10 + 7 * len(label)
+    parts.append(f'<text x="{x + 6}" y="{height - 9}">(hover a square for the plan)</text></svg>')
+    return "".join(parts)
 
 
 def to_html(report: Report) -> str:
@@ -115,6 +177,7 @@ def to_html(report: Report) -> str:
            f"<b>{t['gpus']} GPUs</b>: {escape(gpus)}<br>VRAM {gib(t['vram_free_bytes'])} free of {gib(t['vram_total_bytes'])}; "
            f"RAM {gib(t['ram_total_bytes'])} in all. Generated {escape(report.generated_at)}.</p>",
            "<h2>VRAM by host</h2>", _chart(report),
+           *(["<h2>Which models run where</h2>", _fit_map(report)] if report.models else []),
            "<h2>Hosts</h2>", f'<table id="hosts" class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>']
     if report.problems:
         prows = "".join(f"<tr>{_cell(p.host)}{_cell(p.kind)}{_cell(p.detail)}</tr>" for p in report.problems)
