@@ -17,7 +17,7 @@ from typing import Any, TypeVar  # noqa: E402
 import typer  # noqa: E402
 
 from advisor import completion  # noqa: E402
-from advisor.errors import EXIT_BAD_INPUT, AdvisorError  # noqa: E402
+from advisor.errors import EXIT_BAD_INPUT, AdvisorError, BadInputError  # noqa: E402
 from advisor.output import _state, console, emit_json, env_on_error, fail  # noqa: E402, F401 - re-exported
 from advisor.version import __version__  # noqa: E402
 
@@ -219,6 +219,8 @@ def fit(
     offline: bool = OFFLINE,
     json_out: bool = flag("--json", help="Print the result as JSON."),
     verbose: bool = flag("--verbose", "-v", help="List every rejected candidate."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json or html (a one-page picture of the plan)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="With --format html: write the page to FILE."),
 ) -> None:
     """Recommend how to run a model here: precision, engine, placement, memory per device, settings to paste.
 
@@ -227,8 +229,18 @@ def fit(
     from advisor.commands.fit import run_fit
 
     go_offline(offline)
+    if fmt.lower() == "html":
+        from advisor.commands.fit import run_fit_html
 
-    raise typer.Exit(run_fit(list(models), json_out or _state["json"], verbose, context=context, prompt=prompt,
+        raise typer.Exit(run_fit_html(list(models), output, context=context, prompt=prompt, batch=batch, mode=mode,
+                                      engine=engine, precision=precision, kv_dtype=kv_dtype, headroom=headroom,
+                                      gpus=gpus, method=method, hardware=hardware, gpu=gpu,
+                                      gpu_memory_utilization=gpu_memory_utilization,
+                                      allow_approximate=allow_approximate, extend_context=extend_context))
+    if fmt.lower() not in ("text", "json"):
+        raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, html)")
+    raise typer.Exit(run_fit(list(models), json_out or _state["json"] or fmt.lower() == "json", verbose,
+                             context=context, prompt=prompt,
                              batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,

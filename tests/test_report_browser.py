@@ -110,3 +110,39 @@ def test_the_report_renders_to_a_picture(tmp_path: Path) -> None:
     assert proc.returncode == 0 and shot.stat().st_size > 10_000
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class PlanDom(HTMLParser):
+    """The fit picture's devices and their bar parts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.devices: list[str] = []
+        self.parts: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        if tag == "g" and a.get("class") == "device":
+            self.devices.append(a.get("data-device") or "")
+        elif tag == "rect" and a.get("class") == "part":
+            self.parts.append(a.get("data-part") or "")
+
+
+def test_the_fit_picture_opens_in_a_real_browser(tmp_path: Path) -> None:
+    out = tmp_path / "plan.html"
+    result = CliRunner().invoke(app, ["fit", "qwen2.5:72b", "--gpu", "2x H100", "--context", "32k", "--format", "html",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert BROWSER is not None
+    proc = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--virtual-time-budget=3000", "--dump-dom", out.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = PlanDom()
+    dom.feed(proc.stdout)
+    assert dom.devices == ["gpu:0", "gpu:1"]  # tensor-parallel over both: a bar per GPU
+    assert {"weights", "KV cache", "activations", "runtime"} <= set(dom.parts)
+    assert {"verdict", "plan-bars", "settings", "runners-up"} <= dom.ids

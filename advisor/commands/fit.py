@@ -56,6 +56,26 @@ def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> in
     return 0
 
 
+def run_fit_html(models: list[str], output: Any, **opts: Any) -> int:
+    """One model's plan as a one-page HTML picture, on stdout or written (atomically) to `output`."""
+    from advisor import api
+    from advisor.render.fit_html import to_html
+    from advisor.snapshots import write_atomic
+
+    if len(models) != 1:
+        raise BadInputError("--format html pictures one model's plan; name one model")
+    request, hw = _options(opts)
+    page = to_html(api.recommend(models[0], snapshot=_snapshot(hw), **request))
+    if output is None:
+        sys.stdout.write(page)
+        return 0
+    try:
+        write_atomic(output, page)
+    except OSError as exc:
+        raise BadInputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
+    return 0
+
+
 def _snapshot(hw: dict[str, Any]) -> Any:
     from advisor.requests import hardware
 
