@@ -1,6 +1,6 @@
 """Estimate vs measured, for every row of every dataset shipped with the project.
 
-Run: python benchmarks/compare.py
+Run: python benchmarks/compare.py [--plot [DIR]]   (--plot: one SVG per dataset, by default into docs/plots/)
 Rows measured in several processes show each run's range beside them; "measured" is the worst run.
 Datasets: tests/data/measured-dev.json (published HF transformers GPU peaks), tests/data/gguf-dev.json
 (published GGUF sizes), and benchmarks/data/*.json when present (measured CPU / GPU rows).
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.calibration import cpu_comparisons, cpu_cross_validation, cpu_rows, gguf_rows, measured_rows  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     rows = measured_rows(ROOT / "tests" / "data" / "measured-dev.json") + gguf_rows(ROOT / "tests" / "data" / "gguf-dev.json")
     for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
         rows += cpu_comparisons(path)
@@ -38,8 +38,15 @@ def main() -> int:
         print(f"\n{path.name}, leave one calibration model out (fit on the others, errors on the one left out):")
         for model, (low, high) in cpu_cross_validation(cpu_rows(path)).items():
             print(f"  {model:<28} {100 * low:+7.2f}% to {100 * high:+7.2f}%")
+    if "--plot" in argv:
+        from benchmarks.plots import write_plots
+
+        i = argv.index("--plot")
+        folder = Path(argv[i + 1]) if i + 1 < len(argv) and not argv[i + 1].startswith("-") else ROOT / "docs" / "plots"
+        for path in write_plots(rows, folder):
+            print(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

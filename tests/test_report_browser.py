@@ -146,3 +146,25 @@ def test_the_fit_picture_opens_in_a_real_browser(tmp_path: Path) -> None:
     assert dom.devices == ["gpu:0", "gpu:1"]  # tensor-parallel over both: a bar per GPU
     assert {"weights", "KV cache", "activations", "runtime"} <= set(dom.parts)
     assert {"verdict", "plan-bars", "settings", "runners-up"} <= dom.ids
+
+
+def test_the_accuracy_plots_open_in_a_real_browser(tmp_path: Path) -> None:
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from benchmarks.calibration import cpu_comparisons, gguf_rows, measured_rows
+    from benchmarks.plots import slug, write_plots
+
+    rows = measured_rows(root / "tests" / "data" / "measured-dev.json") + gguf_rows(root / "tests" / "data" / "gguf-dev.json")
+    rows += cpu_comparisons(root / "benchmarks" / "data" / "cpu-transformers.json")
+    written = write_plots(rows, tmp_path)
+    assert len(written) == len({r.dataset for r in rows}) >= 3
+    assert BROWSER is not None
+    for path in written:
+        proc = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                               "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        expected = sum(1 for r in rows if slug(r.dataset) == path.stem)
+        assert proc.stdout.count('class="point ') == expected > 0, path.name  # one point per row of the dataset
+        assert 'class="band"' in proc.stdout and 'class="diagonal"' in proc.stdout
