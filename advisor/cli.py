@@ -24,6 +24,15 @@ from advisor.version import __version__  # noqa: E402
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def default_inventory(create: bool = False) -> Path:
+    """Where the inventory lives when --db is not given: the platform's state directory (XDG_STATE_HOME)."""
+    base = Path(os.environ["XDG_STATE_HOME"]) if os.environ.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
+    folder = base / "advisor"
+    if create:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / "inventory.db"
+
+
 def go_offline(offline: bool) -> None:
     """--offline: this process never asks the Hub (huggingface_hub reads the same variable)."""
     if offline:
@@ -63,6 +72,11 @@ def handles_errors(fn: F) -> F:
             raise fail(f"error: {exc}", exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            # the reader went away (`advisor models | head`): stop quietly, as pipes expect
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as exc:  # noqa: BLE001 - never a traceback for users
             if _state["debug"]:
                 traceback.print_exc()
@@ -162,6 +176,7 @@ def models(
                                              help="Search words, or `show` and a model name, directory or file."),
     json_out: bool = flag("--json", help="Print JSON."),
     offline: bool = OFFLINE,
+    fmt: str = typer.Option("rich", "--format", "-f", help="rich, tsv (one model a line, for grep and cut) or json."),
 ) -> None:
     """List or search the built-in catalog, or show the full spec of any model advisor can read.
 
@@ -171,7 +186,7 @@ def models(
 
     go_offline(offline)
 
-    run_models(list(words or []), json_out or _state["json"])
+    run_models(list(words or []), json_out or _state["json"] or fmt.lower() == "json", fmt.lower())
 
 
 # Options shared by fit and check.
@@ -290,7 +305,7 @@ def report(
     model: list[str] | None = typer.Option(None, "--model", "-m", help="Add a hosts × models matrix (repeatable)."),
     context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
-    fmt: str = typer.Option("rich", "--format", "-f", help="rich, csv, json, markdown or html."),
+    fmt: str = typer.Option("rich", "--format", "-f", help="rich, csv, tsv, json, markdown or html."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically)."),
     stale_after: str = typer.Option("24h", "--stale-after", help="Flag snapshots older than this (e.g. 36h, 7d)."),
     json_out: bool = flag("--json", help="Same as --format json."),
@@ -313,14 +328,15 @@ def report(
 inventory_app = typer.Typer(help="Snapshot history in a SQLite file: add snapshots, see what changed.",
                             no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
-DB = typer.Option(Path("inventory.db"), "--db", envvar="ADVISOR_INVENTORY", help="The inventory file. Env: ADVISOR_INVENTORY.")
+DB = typer.Option(None, "--db", envvar="ADVISOR_INVENTORY", help="The inventory file. Env: ADVISOR_INVENTORY. "
+                  "Default: $XDG_STATE_HOME/advisor/inventory.db (~/.local/state/advisor/inventory.db).")
 
 
 @inventory_app.command("add")
 @handles_errors
 def inventory_add(
     sources: list[str] = typer.Argument(..., metavar="SNAPSHOT|DIR|FILE.jsonl|-...", help="Snapshots to store."),
-    db: Path = DB,
+    db: Path | None = DB,
     json_out: bool = flag("--json", help="Print what was stored and rejected as JSON."),
 ) -> None:
     """Store snapshots (one transaction; bad ones are rejected by name, the good ones kept).
@@ -329,14 +345,14 @@ def inventory_add(
     """
     from advisor.commands.inventory import run_add
 
-    raise typer.Exit(run_add(list(sources), db, json_out or _state["json"]))
+    raise typer.Exit(run_add(list(sources), db or default_inventory(create=True), json_out or _state["json"]))
 
 
 @inventory_app.command("diff")
 @handles_errors
 def inventory_diff(
     since: str = typer.Option(..., "--since", help="A date (2026-11-01) or an age (7d, 36h)."),
-    db: Path = DB,
+    db: Path | None = DB,
     fmt: str = typer.Option("rich", "--format", "-f", help="rich or json."),
     json_out: bool = flag("--json", help="Same as --format json."),
 ) -> None:
@@ -346,7 +362,7 @@ def inventory_diff(
     """
     from advisor.commands.inventory import run_diff
 
-    raise typer.Exit(run_diff(db, since, "json" if json_out or _state["json"] else fmt))
+    raise typer.Exit(run_diff(db or default_inventory(), since, "json" if json_out or _state["json"] else fmt))
 
 
 def _env_requested(argv: list[str]) -> str | None:

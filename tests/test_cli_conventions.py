@@ -101,3 +101,27 @@ def test_no_color_and_force_color(files):
     plain = subprocess.run([sys.executable, "-m", "advisor", "fit", "qwen2.5:0.5b", "--hardware", files["snap"]],
                            capture_output=True, text=True, timeout=60, env=env, check=False)
     assert "\x1b[" not in plain.stdout
+
+
+PIPED = [["models"], ["gpus"], ["models", "show", "llama3.1:8b"], ["probe", "--no-torch"],
+         ["fit", "llama3.1:8b", "--hardware", "{snap}"], ["fit", "llama3.1:8b", "qwen2.5:0.5b", "--hardware", "{snap}"],
+         ["check", "llama3.1:8b", "--hardware", "{snap}"], ["report", "{snap}", "-m", "llama3.1:8b"],
+         ["inventory", "diff", "--since", "7d", "--db", "{db}"]]
+
+
+@pytest.mark.parametrize("command", PIPED, ids=lambda c: " ".join(c[:2]))
+def test_piped_output_cuts_no_name_or_number(files, command):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "advisor", *[a.format(**files) for a in command]], capture_output=True,
+                          text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    cut = [line for line in done.stdout.splitlines() if "…" in line and "more reasons" not in line]
+    assert not cut, cut
+
+
+def test_the_inventory_lives_in_the_state_directory_by_default(files, tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run([sys.executable, "-m", "advisor", "inventory", "add", files["snap"]], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "state" / "advisor" / "inventory.db").is_file()

@@ -41,9 +41,11 @@ def catalog_rows(query: str | None) -> list[dict[str, Any]]:
     return rows
 
 
-def run_models(words: list[str], json_out: bool) -> None:
+def run_models(words: list[str], json_out: bool, fmt: str = "rich") -> None:
     from advisor.output import console, emit_json
 
+    if fmt not in ("rich", "tsv", "json"):
+        raise BadInputError(f"--format: unknown format {fmt!r} (choose from rich, tsv, json)")
     if words and words[0] == "show":
         if len(words) != 2:
             raise BadInputError("usage: advisor models show NAME|PATH (one model)")
@@ -65,6 +67,16 @@ def run_models(words: list[str], json_out: bool) -> None:
     if not rows:
         suggestions = catalog.near(query or "")
         raise BadInputError(f"no catalog model matches {query!r}" + (f"; closest: {', '.join(suggestions)}" if suggestions else ""))
+    if fmt == "tsv":
+        keys = list(rows[0])
+        import sys
+
+        sys.stdout.write("\t".join(keys) + "\n")
+        for row in rows:
+            cells = (", ".join(map(str, v)) if isinstance(v, list) else "" if v is None else str(v) for v in
+                     (row[k] for k in keys))
+            sys.stdout.write("\t".join(c.replace("\t", " ") for c in cells) + "\n")
+        return
     from advisor.render.model_view import render_catalog
 
     render_catalog(rows, console(), query)

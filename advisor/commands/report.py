@@ -15,7 +15,7 @@ from advisor.requests import Asked, build_request, with_headroom_fraction
 from probes.schema import Snapshot
 from rules.fleet import Cell, MatrixDecider
 
-FORMATS = ("rich", "csv", "json", "markdown", "html")
+FORMATS = ("rich", "csv", "tsv", "json", "markdown", "html")
 PROGRESS_MIN_ITEMS = 200
 COMPACT_JSON_HOSTS = 500  # below this, reading is too quick for a progress bar to help
 
@@ -148,10 +148,10 @@ def render(report: Report, fmt: str) -> str:
 
         # indented for people up to a few hundred hosts; compact beyond (the C encoder: ~10x faster on big fleets)
         return json.dumps(report.to_dict(), indent=2 if len(report.hosts) <= COMPACT_JSON_HOSTS else None) + "\n"
-    if fmt == "csv":
+    if fmt in ("csv", "tsv"):
         from advisor.render.report_text import to_csv
 
-        return to_csv(report)
+        return to_csv(report, "," if fmt == "csv" else "\t")
     if fmt == "markdown":
         from advisor.render.report_text import to_markdown
 

@@ -18,10 +18,11 @@ def _value(row: HostRow, col: str) -> object:
     return "" if v is None else v
 
 
-def to_csv(report: Report) -> str:
-    """Bytes as integers, booleans as true/false; a column per model with the best plan or `no: why`."""
+def to_csv(report: Report, delimiter: str = ",") -> str:
+    """Bytes as integers, booleans as true/false; a column per model with the best plan or `no: why`. With
+    delimiter="\t" the grep- and cut-friendly TSV form."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\n", delimiter=delimiter)
     w.writerow([*HOST_COLUMNS, *report.models])
     for h in report.hosts:
         values = [_value(h, c) for c in HOST_COLUMNS]
