@@ -50,7 +50,7 @@ app = typer.Typer(
     name="advisor",
     help="Will this model run on this machine, at which precision, with which engine — and if not, "
     "what would make it run?",
-    add_completion=True,
+    add_completion=False,  # `advisor completion install` says what it changes before it changes it
     pretty_exceptions_enable=False,
     no_args_is_help=False,
     invoke_without_command=True,
@@ -323,6 +323,43 @@ def report(
     raise typer.Exit(run_report(list(sources or []), db=db, models=list(model or []), fmt=fmt, output=output,
                                 stale_after=stale_after, context=context, batch=batch, mode=mode, engine=engine,
                                 precision=precision, kv_dtype=kv_dtype, headroom=headroom))
+
+
+if os.environ.get("_ADVISOR_COMPLETE"):
+    # a shell asks for completions: register typer's shell classes (typer does so itself only with add_completion)
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+completion_app = typer.Typer(help="Shell completion of commands, options and their values.", no_args_is_help=True)
+app.add_typer(completion_app, name="completion")
+
+
+@completion_app.command("show")
+@handles_errors
+def completion_show(shell: str | None = typer.Argument(None, help="bash, zsh or fish (default: this shell).")) -> None:
+    """Print the completion script, to place it yourself.
+
+    Example: advisor completion show bash > ~/.local/share/bash-completion/completions/advisor
+    """
+    from advisor.commands.completion import run_show
+
+    run_show(shell)
+
+
+@completion_app.command("install")
+@handles_errors
+def completion_install(
+    shell: str | None = typer.Argument(None, help="bash, zsh or fish (default: this shell)."),
+    yes: bool = flag("--yes", "-y", help="Install without asking (what it changes is still printed)."),
+) -> None:
+    """Install completion: says which files it will write and change, and asks first.
+
+    Example: advisor completion install bash
+    """
+    from advisor.commands.completion import run_install
+
+    raise typer.Exit(run_install(shell, yes))
 
 
 inventory_app = typer.Typer(help="Snapshot history in a SQLite file: add snapshots, see what changed.",

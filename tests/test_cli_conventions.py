@@ -125,3 +125,16 @@ def test_the_inventory_lives_in_the_state_directory_by_default(files, tmp_path):
                           text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "state" / "advisor" / "inventory.db").is_file()
+
+
+def test_completion_install_says_what_it_changes_and_asks(tmp_path):
+    env = {**os.environ, "HOME": str(tmp_path)}
+    refused = subprocess.run([sys.executable, "-m", "advisor", "completion", "install", "bash"], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert refused.returncode == 2 and ".bashrc" in refused.stdout and "--yes" in refused.stderr
+    assert not (tmp_path / ".bashrc").exists()  # nothing changed without consent
+    done = subprocess.run([sys.executable, "-m", "advisor", "completion", "install", "bash", "--yes"],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".bash_completions" / "advisor.sh").is_file()
+    assert "advisor.sh" in (tmp_path / ".bashrc").read_text()
