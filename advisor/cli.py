@@ -337,14 +337,17 @@ app.add_typer(completion_app, name="completion")
 
 @completion_app.command("show")
 @handles_errors
-def completion_show(shell: str | None = typer.Argument(None, help="bash, zsh or fish (default: this shell).")) -> None:
+def completion_show(
+    shell: str | None = typer.Argument(None, help="bash, zsh or fish (default: this shell)."),
+    json_out: bool = flag("--json", help="The shell and the script as JSON."),
+) -> None:
     """Print the completion script, to place it yourself.
 
     Example: advisor completion show bash > ~/.local/share/bash-completion/completions/advisor
     """
     from advisor.commands.completion import run_show
 
-    run_show(shell)
+    run_show(shell, json_out or _state["json"])
 
 
 @completion_app.command("install")
@@ -352,6 +355,7 @@ def completion_show(shell: str | None = typer.Argument(None, help="bash, zsh or 
 def completion_install(
     shell: str | None = typer.Argument(None, help="bash, zsh or fish (default: this shell)."),
     yes: bool = flag("--yes", "-y", help="Install without asking (what it changes is still printed)."),
+    json_out: bool = flag("--json", help="What it changes (and, with --yes, what it installed) as JSON."),
 ) -> None:
     """Install completion: says which files it will write and change, and asks first.
 
@@ -359,7 +363,7 @@ def completion_install(
     """
     from advisor.commands.completion import run_install
 
-    raise typer.Exit(run_install(shell, yes))
+    raise typer.Exit(run_install(shell, yes, json_out or _state["json"]))
 
 
 inventory_app = typer.Typer(help="Snapshot history in a SQLite file: add snapshots, see what changed.",

@@ -31,7 +31,7 @@ COMMANDS = [
     ["probe", "--no-torch"], ["models"], ["models", "show", "llama3.1:8b"], ["gpus"], ["schema"],
     ["fit", "qwen2.5:0.5b", "--hardware", "{snap}"], ["check", "qwen2.5:0.5b", "--hardware", "{snap}"],
     ["report", "{snap}"], ["inventory", "diff", "--since", "7d", "--db", "{db}"],
-    ["inventory", "add", "{snap}", "--db", "{db}"],
+    ["inventory", "add", "{snap}", "--db", "{db}"], ["completion", "show", "bash"],
 ]
 
 

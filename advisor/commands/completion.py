@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -37,17 +38,27 @@ def _shell(name: str | None) -> str:
     return name
 
 
-def run_show(shell: str | None) -> None:
+def run_show(shell: str | None, json_out: bool = False) -> None:
     from typer._completion_shared import get_completion_script
 
-    sys.stdout.write(get_completion_script(prog_name=PROG, complete_var=VAR, shell=_shell(shell)) + "\n")
+    name = _shell(shell)
+    script = get_completion_script(prog_name=PROG, complete_var=VAR, shell=name)
+    if json_out:
+        sys.stdout.write(json.dumps({"schema_version": "1.0", "shell": name, "script": script}, indent=2) + "\n")
+        return
+    sys.stdout.write(script + "\n")
 
 
-def run_install(shell: str | None, yes: bool) -> int:
+def run_install(shell: str | None, yes: bool, json_out: bool = False) -> int:
     from typer._completion_shared import install
 
     name = _shell(shell)
     steps = _changes(name)
+    if json_out:
+        path = str(install(shell=name, prog_name=PROG, complete_var=VAR)[1]) if yes else None
+        sys.stdout.write(json.dumps({"schema_version": "1.0", "shell": name, "changes": steps, "installed": path},
+                                    indent=2) + "\n")
+        return 0
     print(f"Installing {name} completion for advisor will:")
     for step in steps:
         print(f"  - {step}")
