@@ -70,6 +70,6 @@ def run_install(shell: str | None, yes: bool, json_out: bool = False) -> int:
         if answer not in ("y", "yes"):
             print("Nothing changed.")
             return 0
-    _shell_name, path = install(shell=name, prog_name=PROG, complete_var=VAR)
-    print(f"Done: {path}. Open a new shell to use it.")
+    _shell_name, written = install(shell=name, prog_name=PROG, complete_var=VAR)
+    print(f"Done: {written}. Open a new shell to use it.")
     return 0
