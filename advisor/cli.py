@@ -195,6 +195,8 @@ CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (promp
 PROMPT = typer.Option(None, "--prompt", help="Tokens of the longest prompt, e.g. 2k (default: the whole context): the "
                       "prefill's working memory follows it, the KV cache the context.")
 BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
+PLACEMENT = typer.Option("auto", "--placement", help="The layout you will run: auto, single-gpu, tensor-parallel, "
+                         "layer-split, offload or cpu (the plan and its per-device figures are for that layout).")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
 ENGINE = typer.Option("auto", "--engine", "-e", autocompletion=completion.engines,
                       help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or ollama.")
@@ -228,7 +230,7 @@ def fit(
                                       ".safetensors files."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
-    gpus: str | None = GPUS,
+    gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
@@ -251,7 +253,8 @@ def fit(
                                       engine=engine, precision=precision, kv_dtype=kv_dtype, headroom=headroom,
                                       gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                       gpu_memory_utilization=gpu_memory_utilization,
-                                      allow_approximate=allow_approximate, extend_context=extend_context))
+                                      allow_approximate=allow_approximate, extend_context=extend_context,
+                                      placement=placement))
     if fmt.lower() not in ("text", "json"):
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, html)")
     raise typer.Exit(run_fit(list(models), json_out or _state["json"] or fmt.lower() == "json", verbose,
@@ -259,7 +262,8 @@ def fit(
                              batch=batch, mode=mode, engine=engine,
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
-                             allow_approximate=allow_approximate, extend_context=extend_context))
+                             allow_approximate=allow_approximate, extend_context=extend_context,
+                             placement=placement))
 
 
 @app.command()
@@ -268,7 +272,7 @@ def check(
     model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
-    gpus: str | None = GPUS,
+    gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
@@ -293,7 +297,8 @@ def check(
                                engine=engine,
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
-                             allow_approximate=allow_approximate, extend_context=extend_context))
+                             allow_approximate=allow_approximate, extend_context=extend_context,
+                             placement=placement))
 
 
 @app.command()

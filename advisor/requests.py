@@ -16,6 +16,7 @@ from rules.precisions import lookup
 from rules.select import validate
 
 MODES = ("inference", "finetune", "lora", "qlora")
+PLACEMENTS = ("auto", "single-gpu", "tensor-parallel", "layer-split", "offload", "cpu")
 
 
 def parse_context(text: str | int | None, option: str = "--context") -> int | None:
@@ -83,7 +84,7 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                   gpus: str | int | Iterable[int | str] | None = None,
                   method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
                   gradient_checkpointing: bool = True, allow_approximate: bool = False, extend_context: bool = False,
-                  **unknown: Any) -> Asked:
+                  placement: str = "auto", **unknown: Any) -> Asked:
     """Validate every option; raise one BadInputError naming the first problem.
 
     Raises:
@@ -96,6 +97,9 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     engine = engines.canonical(engine)
     if mode not in MODES:
         raise BadInputError(f"--mode: unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    placement = (placement or "auto").lower()
+    if placement not in PLACEMENTS:
+        raise BadInputError(f"--placement: unknown placement {placement!r} (choose from {', '.join(PLACEMENTS)})")
     if method not in ("detailed", "rule-of-thumb"):
         raise BadInputError(f"--method: unknown method {method!r} (choose from detailed, rule-of-thumb)")
     room = parse_headroom(headroom)
@@ -104,7 +108,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                       kv_dtype=kv_dtype.lower(), headroom_bytes=room if isinstance(room, int) else None,
                       devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,
-                      allow_approximate=bool(allow_approximate), extend_context=bool(extend_context))
+                      allow_approximate=bool(allow_approximate), extend_context=bool(extend_context),
+                      placement=placement)
     problems = validate(request)
     if problems:
         raise BadInputError(problems[0])

@@ -32,6 +32,8 @@ class Request(_Frozen):
     lora_rank: int = 16
     gradient_checkpointing: bool = True
     allow_cpu: bool = True
+    placement: Literal["auto", "single-gpu", "tensor-parallel", "layer-split", "offload", "cpu"] = Field(
+        "auto", description="The layout the user will run; auto: the best one")
     allow_approximate: bool = Field(False, description="Accept a verdict built on an approximate model (a size read "
                                     "from a name): otherwise it is 'cannot tell'")
     quality_floor: int | None = Field(None, description="Only precisions of this quality rank or below (the joint "

@@ -392,11 +392,20 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
             if not sub.gpus and sub.cpu is None:
                 continue
             for draft in placements(job, sub, one_single_per_kind):
+                if not _placement_asked(draft.placement, request):
+                    continue
                 if draft.problem:
                     rejected.append(Rejected(precision=p.name, engine=engine, placement=draft.placement,
                                              reason=f"{p.name} / {engine} ({draft.placement}): {draft.problem}"))
                     continue
                 yield job, draft, sub
+
+
+def _placement_asked(placement: str, request: Request) -> bool:
+    """--placement: only the layout the user will run (a unified-memory GPU counts as a single GPU)."""
+    if request.placement == "auto":
+        return True
+    return placement == request.placement or (request.placement == "single-gpu" and placement == "unified")
 
 
 def _redraft(draft: P.Draft, devs: Devices) -> Redraft:
@@ -449,6 +458,11 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
             and "max_context" not in spec.estimated):
         return _beyond_trained(spec, asked, model, rot)
     results, rejected, devs, context = evaluate(spec, snapshot, request, joint)
+    if request.placement != "auto" and not results:
+        rejected.insert(0, Rejected(precision="any", engine=request.engine, placement=request.placement,
+                                 reason=f"no plan can be laid out as {request.placement} here (engines and devices "
+                                        "that allow it: tensor-parallel needs identical GPUs and vLLM, SGLang or "
+                                        "TensorRT-LLM; layer-split two GPUs or more; offload a GPU and RAM)"))
     fitting = [(plan, pref, job, fn) for plan, pref, job, fn in results if plan.fits]
     fitting.sort(key=lambda r: _rank(r[0], r[1]))
     best: list[Plan] = []

@@ -340,3 +340,19 @@ def test_two_gpus_never_admit_a_single_gpu_plan_one_gpu_does_not(name, free0, fr
         alone = machine([gpu(0, "NVIDIA A100-SXM4-80GB", 80, "8.0", (free0, free1)[index])], ram_gib=8, ram_free_gib=2)
         single = recommend(s, alone, Request(precision=plan.precision, engine=plan.engine), advise=False)
         assert any(p.placement == "single-gpu" for p in [single.plan, *single.alternatives] if p)
+
+
+def test_placement_asked_for_is_the_one_planned():
+    # two RTX 4090s, a model that fits on one: --placement layer-split still plans the split the user will run, with
+    # the prefill's working memory on every GPU (each GPU holds its own)
+    snap = machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9"), gpu(1, "NVIDIA GeForce RTX 4090", 23.99, "8.9")])
+    split = recommend(spec("Qwen2.5-7B-Instruct"), snap, Request(engine="transformers", placement="layer-split"))
+    assert split.plan is not None and split.plan.placement == "layer-split"
+    assert all(p.placement == "layer-split" for p in split.alternatives)
+    acts = [u.memory.activations_bytes for u in split.plan.per_device]
+    assert len(acts) == 2 and acts[0] == acts[1] > 0
+    auto = recommend(spec("Qwen2.5-7B-Instruct"), snap, Request(engine="transformers"))
+    assert auto.plan is not None and auto.plan.placement == "single-gpu"
+    # a layout the machine cannot give is a no, saying why first
+    one = recommend(spec("Qwen2.5-7B-Instruct"), rtx4090(), Request(placement="tensor-parallel"))
+    assert not one.fits and "tensor-parallel" in one.rejected[0].reason
