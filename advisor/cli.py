@@ -236,7 +236,8 @@ def fit(
     offline: bool = OFFLINE,
     json_out: bool = flag("--json", help="Print the result as JSON."),
     verbose: bool = flag("--verbose", "-v", help="List every rejected candidate."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text, json or html (a one-page picture of the plan)."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json, tsv (the plan and its runners-up, one a line) or "
+                            "html (a one-page picture of the plan)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="With --format html: write the page to FILE."),
 ) -> None:
     """Recommend how to run a model here: precision, engine, placement, memory per device, settings to paste.
@@ -255,8 +256,17 @@ def fit(
                                       gpu_memory_utilization=gpu_memory_utilization,
                                       allow_approximate=allow_approximate, extend_context=extend_context,
                                       placement=placement))
+    if fmt.lower() == "tsv":
+        from advisor.commands.fit import run_fit_tsv
+
+        raise typer.Exit(run_fit_tsv(list(models), context=context, prompt=prompt, batch=batch, mode=mode,
+                                     engine=engine, precision=precision, kv_dtype=kv_dtype, headroom=headroom,
+                                     gpus=gpus, method=method, hardware=hardware, gpu=gpu,
+                                     gpu_memory_utilization=gpu_memory_utilization,
+                                     allow_approximate=allow_approximate, extend_context=extend_context,
+                                     placement=placement))
     if fmt.lower() not in ("text", "json"):
-        raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, html)")
+        raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, tsv, html)")
     raise typer.Exit(run_fit(list(models), json_out or _state["json"] or fmt.lower() == "json", verbose,
                              context=context, prompt=prompt,
                              batch=batch, mode=mode, engine=engine,

@@ -138,3 +138,14 @@ def test_completion_install_says_what_it_changes_and_asks(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / ".bash_completions" / "advisor.sh").is_file()
     assert "advisor.sh" in (tmp_path / ".bashrc").read_text()
+
+
+def test_fit_tsv_lists_the_plan_and_its_runners_up(files):
+    done = run("fit", "llama3.1:8b", "--hardware", files["snap"], "--format", "tsv")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = lines[0].split("\t")
+    assert header[:3] == ["rank", "precision", "engine"] and len(lines) >= 3
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert [r["rank"] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert all(int(r["total_bytes"]) > 0 for r in rows)

@@ -56,6 +56,28 @@ def run_fit(models: list[str], json_out: bool, verbose: bool, **opts: Any) -> in
     return 0
 
 
+TSV_COLUMNS = ("rank", "precision", "engine", "placement", "speed_class", "devices", "total_bytes",
+               "typical_total_bytes", "max_context", "quality")
+
+
+def run_fit_tsv(models: list[str], **opts: Any) -> int:
+    """The plan and its runners-up, one a line, tab-separated with a header: for grep, cut and spreadsheets."""
+    from advisor import api
+
+    if len(models) != 1:
+        raise BadInputError("--format tsv lists one model's plans; name one model")
+    request, hw = _options(opts)
+    result = api.recommend(models[0], snapshot=_snapshot(hw), **request)
+    sys.stdout.write("\t".join(TSV_COLUMNS) + "\n")
+    plans = ([result.plan] if result.plan is not None else []) + list(result.alternatives)
+    for rank, p in enumerate(plans, 1):
+        values = (rank, p.precision, p.engine, p.placement, p.speed_class, ",".join(p.devices), p.memory.total_bytes,
+                  p.memory.typical_total_bytes if p.memory.typical_total_bytes is not None else "",
+                  p.max_context or "", p.quality.replace("\t", " "))
+        sys.stdout.write("\t".join(str(v) for v in values) + "\n")
+    return 0
+
+
 def run_fit_html(models: list[str], output: Any, **opts: Any) -> int:
     """One model's plan as a one-page HTML picture, on stdout or written (atomically) to `output`."""
     from advisor import api
