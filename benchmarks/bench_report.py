@@ -3,7 +3,7 @@
 Run: python benchmarks/bench_report.py [--sizes 1000 10000 50000] [--format json]
 Fleets come from tests/fleetgen.py (real machine kinds, idle GPUs alike, a quarter of GPU hosts busy with jobs of
 common sizes, RAM available varying per host, 3 % partial probes), written as one JSON-lines file per size. Each
-size runs `advisor report FILE -m ... --format json -o /dev/null` in a fresh process: wall time and that process's
+size runs `advisor report FILE -m ... --format json -o OUT` (a file beside the fleet) in a fresh process: wall time and that process's
 peak RSS (from wait4). Target: 10 000 hosts in at most 5 s on a 2-core machine, growing linearly.
 """
 
@@ -27,7 +27,8 @@ MODELS = ["llama3.1:8b", "qwen2.5:72b", "Qwen3-30B-A3B"]
 
 
 def run(path: Path, fmt: str) -> tuple[float, int, int]:
-    cmd = [sys.executable, "-m", "advisor", "report", str(path), "--format", fmt, "-o", os.devnull, "--stale-after", "10000d"]
+    out = path.with_suffix(f".report.{fmt}")  # advisor writes regular files only (never into /dev)
+    cmd = [sys.executable, "-m", "advisor", "report", str(path), "--format", fmt, "-o", str(out), "--stale-after", "10000d"]
     for m in MODELS:
         cmd += ["-m", m]
     t0 = time.perf_counter()

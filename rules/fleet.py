@@ -17,6 +17,7 @@ from probes.schema import Snapshot
 from rules import engines
 from rules.devices import Device, Devices, usable_devices
 from rules.kinds import not_modelled
+from rules.memory import weight_split
 from rules.plan import Request
 from rules.precisions import Precision
 from rules.ranking import FOUR_BIT_QUALITY_RANK, order_key, speed_class
@@ -93,6 +94,12 @@ def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Dev
     """Every placeable plan of these precisions, drafted with an unbounded CPU, in select's rank order."""
     cpu = replace(devs.cpu, free=UNBOUNDED, budget=UNBOUNDED) if devs.cpu else None
     devs = replace(devs, cpu=cpu)
+    if cpu is None:
+        # GPU-only: a precision whose weights alone exceed every GPU's budget together cannot fit; skip drafting it
+        together = sum(d.budget for d in devs.gpus)
+        only = [p for p in only if weight_split(spec, p).total <= together]
+        if not only:
+            return []
     by_key = {d.key: d for d in (*devs.gpus, *([cpu] if cpu else []))}
     out = []
     for job, draft, _sub in drafts(spec, snapshot, request, devs, only, [], one_single_per_kind=True):
@@ -146,7 +153,7 @@ class MatrixDecider:
         precisions, _rejected = candidate_precisions(spec, request)
         ranks = sorted({p.quality_rank for p in precisions})
         self._groups = [[p for p in precisions if p.quality_rank == r] for r in ranks]
-        self._cache: dict[tuple[Any, ...], list[list[_Candidate] | None]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[list[list[_Candidate] | None], list[list[_Candidate] | None]]] = {}
         self.evaluations = 0
 
     def decide(self, snapshot: Snapshot) -> Cell:
@@ -155,29 +162,37 @@ class MatrixDecider:
             return Cell(False, reason=why, cannot_tell=True)
         devs = usable_devices(snapshot, self.request)
         key = _fingerprint(devs, snapshot)
-        groups = self._cache.get(key)
-        if groups is None:
-            groups = self._cache[key] = [None] * len(self._groups)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = ([None] * len(self._groups), [None] * len(self._groups))
+        gpu_groups, groups = cached
         cpu_budget = devs.cpu.budget if devs.cpu else 0
         best = None
-        # Within one tier of rules.ranking (all on GPU at 4-bit or better, then the rest) quality ranks first,
-        # so the first group of precisions with a plan that fits holds the answer; an all-GPU plan at 4-bit or
-        # better found in any group beats any other plan.
-        fallback = None
+        # rules.ranking: an all-GPU plan at 4-bit or better beats any other; among those quality ranks first. So
+        # first the GPU-only plans of the groups down to 4-bit (cheaper: no CPU or offload plans drafted), and the
+        # first group with one that fits holds the answer.
+        if devs.gpus:
+            gpu_only_devs = replace(devs, cpu=None)
+            for i, precisions in enumerate(self._groups):
+                if precisions[0].quality_rank > FOUR_BIT_QUALITY_RANK:
+                    break
+                cands = gpu_groups[i]
+                if cands is None:
+                    cands = gpu_groups[i] = _candidates(self.spec, snapshot, self.request, gpu_only_devs, precisions)
+                    self.evaluations += 1
+                found = _best(cands, cpu_budget)
+                if found is not None and found.order[0] == 0:
+                    best = found
+                    break
+        # otherwise quality ranks first among every plan: the first group with any plan that fits holds it
         for i, precisions in enumerate(self._groups):
+            if best is not None:
+                break
             cands = groups[i]
             if cands is None:
                 cands = groups[i] = _candidates(self.spec, snapshot, self.request, devs, precisions)
                 self.evaluations += 1
-            found = _best(cands, cpu_budget)
-            if found is not None and found.order[0] == 0:
-                best = found
-                break
-            if found is not None and fallback is None:
-                fallback = found
-            if fallback is not None and precisions[0].quality_rank >= FOUR_BIT_QUALITY_RANK:
-                break  # no later group can hold an all-GPU plan at 4-bit or better
-        best = best or fallback
+            best = _best(cands, cpu_budget)
         gpu_only = self.request.engine != "auto" and engines.get(self.request.engine).needs_gpu
         if devs.nvml_problem and (best is None or gpu_only or self.request.devices is not None):
             return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
