@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from advisor.cli import app
+from advisor.launch.common import quantize_note
 from advisor.models import catalog
 from rules import engines
 from rules.plan import Request
@@ -101,3 +102,22 @@ def test_sliding_window_and_latent_rules_come_from_the_engine():
     assert engines.get("sglang").caps_sliding_window(gemma2)
     assert M.kv_cache_bytes(gemma2, engines.get("sglang"), 8192, 1, 2) < M.kv_cache_bytes(
         gemma2.model_copy(update={"sliding_windows": []}), engines.get("sglang"), 8192, 1, 2)
+
+
+def test_a_plan_in_a_prequantized_format_says_where_that_checkpoint_comes_from():
+    result = runner.invoke(app, ["fit", "llama3.1:70b", "--gpu", "L40S", "--engine", "vllm", "--context", "4096",
+                                 "--offline", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["plan"]["precision"] == "awq-int4"
+    note = doc["settings"]["note"]
+    assert "meta-llama/Llama-3.1-70B-Instruct-AWQ" in note and "AutoAWQ" in note
+    # bf16 needs no other checkpoint, and a checkpoint already in the format needs no pointer to one
+    plain = json.loads(runner.invoke(app, ["fit", "llama3.1:8b", "--gpu", "H100", "--engine", "vllm", "--offline",
+                                           "--json"]).stdout)
+    assert plain["plan"]["precision"] in ("bf16", "fp8") and not plain["settings"]["note"]
+    spec = catalog.spec_for("Llama-3.1-70B-Instruct")
+    rec = recommend(spec, machine([gpu(0, "NVIDIA L40S", 46.6, "8.9")]), Request(engine="vllm", context=4096))
+    assert rec.plan is not None and rec.plan.precision == "awq-int4"
+    assert quantize_note(rec.plan, spec) is not None
+    assert quantize_note(rec.plan, spec.model_copy(update={"pinned_precision": "awq-int4"})) is None

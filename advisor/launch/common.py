@@ -85,3 +85,25 @@ def server_args(args: list[str], plan: Plan, spec: ModelSpec, ctx: Context, flag
     if ctx.rope:
         out += [flags.overrides, json.dumps({"rope_scaling": ctx.rope}, separators=(",", ":"))]
     return out
+
+
+# Formats a serving engine cannot make from bf16 weights on the fly: the plan needs a checkpoint in that format.
+# Where it comes from: a repo named `<model>-<FORMAT>` on the Hub, or the tool that makes it.
+PREQUANTIZED = {
+    "awq-int4": ("AWQ", "AutoAWQ or llm-compressor (W4A16, group 128)"),
+    "gptq-int4": ("GPTQ-Int4", "GPTQModel or llm-compressor (W4A16, group 128)"),
+    "gptq-int8": ("GPTQ-Int8", "GPTQModel (8-bit, group 128)"),
+    "int8-w8a8": ("W8A8", "llm-compressor (SmoothQuant + GPTQ, W8A8 INT8)"),
+    "nvfp4": ("NVFP4", "NVIDIA TensorRT Model Optimizer (modelopt, NVFP4)"),
+    "mxfp4": ("MXFP4", "a checkpoint published in MXFP4 (as gpt-oss ships)"),
+}
+
+
+def quantize_note(plan: Plan, spec: ModelSpec) -> str | None:
+    """For a base model planned in a pre-quantized format: which checkpoint or tool provides it."""
+    if spec.quantization is not None or spec.pinned_precision is not None or plan.precision not in PREQUANTIZED:
+        return None
+    suffix, tool = PREQUANTIZED[plan.precision]
+    base = spec.location if spec.location and "/" in spec.location else spec.name
+    return (f"{plan.precision} needs a checkpoint in that format: look for {base}-{suffix} on the Hub, or make one "
+            f"with {tool}; then name that repo in place of {base}")

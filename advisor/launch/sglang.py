@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from advisor.launch.common import Context, ServerFlags, server_args
+from advisor.launch.common import Context, ServerFlags, quantize_note, server_args
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
@@ -19,4 +19,5 @@ FLAGS = ServerFlags(
 
 def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     base = ["python", "-m", "sglang.launch_server", "--model-path", ctx.ref, "--context-length", str(plan.context)]
-    return {"engine": "sglang", "command": shlex.join(server_args(base, plan, spec, ctx, FLAGS)), "env": ctx.env}
+    return {"engine": "sglang", "command": shlex.join(server_args(base, plan, spec, ctx, FLAGS)), "env": ctx.env,
+            "note": quantize_note(plan, spec)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.launch.common import Context
+from advisor.launch.common import Context, quantize_note
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
@@ -46,4 +46,4 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     if plan.mode != "inference":
         lines.append("model.gradient_checkpointing_enable()")
     return {"engine": "transformers", "python": "\n".join(lines), "env": ctx.env, "torch_dtype": dtype,
-            "device_map": device_map}
+            "device_map": device_map, "note": quantize_note(plan, spec)}

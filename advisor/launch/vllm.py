@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from advisor.launch.common import Context, ServerFlags, server_args
+from advisor.launch.common import Context, ServerFlags, quantize_note, server_args
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
@@ -19,4 +19,4 @@ FLAGS = ServerFlags(
 
 def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     args = server_args(["vllm", "serve", ctx.ref, "--max-model-len", str(plan.context)], plan, spec, ctx, FLAGS)
-    return {"engine": "vllm", "command": shlex.join(args), "env": ctx.env}
+    return {"engine": "vllm", "command": shlex.join(args), "env": ctx.env, "note": quantize_note(plan, spec)}

@@ -77,7 +77,8 @@ def to_html(result: FitResult) -> str:
         env = " ".join(f"{k}={v}" for k, v in (settings.get("env") or {}).items())
         body += ["<h2>Settings to paste</h2>", f"<pre id=\"settings\">{escape((env + ' ') if env else '')}"
                                                 f"{escape(code)}</pre>"]
-        notes = "".join(f"<li>{escape(n)}</li>" for n in [*plan.notes, *result.notes])
+        extra = [settings["note"]] if settings.get("note") else []
+        notes = "".join(f"<li>{escape(n)}</li>" for n in [*extra, *plan.notes, *result.notes])
         if notes:
             body.append(f"<ul class=\"note\">{notes}</ul>")
     if result.alternatives:
