@@ -107,6 +107,7 @@ def root(
 
     Example: advisor · advisor fit llama3.1:8b · advisor check qwen2.5:7b --format env
     """
+    _state["env_model"] = None  # per invocation: an earlier `check --format env` in this process does not carry over
     _state["debug"] = debug
     _state["quiet"] = quiet
     _state["json"] = json_out  # `advisor --json COMMAND` is the same as `advisor COMMAND --json`
@@ -443,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     from advisor.output import install_ascii_fallback
 
     install_ascii_fallback()
+    _state["env_model"] = None
     try:
         rv = app(args=args, standalone_mode=False, prog_name="advisor")
     except no_args:  # typer has printed the help already

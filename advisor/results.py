@@ -127,6 +127,7 @@ class FitResult(Outcome, _Header):
             "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p else "",
             "ADVISOR_TOTAL_BYTES": p.memory.total_bytes if p else "",
             "ADVISOR_COMMAND": (self.settings or {}).get("command", "") if usable and self.settings else "",
+            "ADVISOR_NOTE": ((self.settings or {}).get("note") or "") if usable else "",
             "ADVISOR_REASON": self.reason(),
         }
         return env_lines(values, self.exit_code)
@@ -146,7 +147,7 @@ ENV_KEYS = ("ADVISOR_FITS", "ADVISOR_EXIT_CODE", "ADVISOR_MODEL", "ADVISOR_APPRO
             "ADVISOR_TORCH_DTYPE", "ADVISOR_ENGINE", "ADVISOR_PLACEMENT", "ADVISOR_SPEED_CLASS", "ADVISOR_CONTEXT",
             "ADVISOR_MAX_CONTEXT", "ADVISOR_CUDA_VISIBLE_DEVICES", "ADVISOR_CUDA_DEVICE_ORDER",
             "ADVISOR_TENSOR_PARALLEL_SIZE", "ADVISOR_GPU_MEMORY_UTILIZATION", "ADVISOR_GPU_LAYERS",
-            "ADVISOR_KV_CACHE_DTYPE", "ADVISOR_TOTAL_BYTES", "ADVISOR_COMMAND", "ADVISOR_REASON")
+            "ADVISOR_KV_CACHE_DTYPE", "ADVISOR_TOTAL_BYTES", "ADVISOR_COMMAND", "ADVISOR_NOTE", "ADVISOR_REASON")
 
 
 def env_lines(values: dict[str, Any], code: int) -> str:

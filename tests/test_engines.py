@@ -121,3 +121,13 @@ def test_a_plan_in_a_prequantized_format_says_where_that_checkpoint_comes_from()
     assert rec.plan is not None and rec.plan.precision == "awq-int4"
     assert quantize_note(rec.plan, spec) is not None
     assert quantize_note(rec.plan, spec.model_copy(update={"pinned_precision": "awq-int4"})) is None
+
+
+def test_the_env_output_carries_the_checkpoint_note():
+    result = runner.invoke(app, ["check", "llama3.1:70b", "--gpu", "L40S", "--engine", "vllm", "--context", "4096",
+                                 "--offline", "--format", "env"])
+    assert result.exit_code == 0, result.output
+    values = dict(shlex.split(line)[0].split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert values["ADVISOR_PRECISION"] == "awq-int4" and "-AWQ" in values["ADVISOR_NOTE"]
+    plain = runner.invoke(app, ["check", "llama3.1:8b", "--gpu", "H100", "--offline", "--format", "env"])
+    assert "ADVISOR_NOTE=''" in plain.stdout.splitlines()
