@@ -176,23 +176,15 @@ class MatrixDecider:
             for i, precisions in enumerate(self._groups):
                 if precisions[0].quality_rank > FOUR_BIT_QUALITY_RANK:
                     break
-                cands = gpu_groups[i]
-                if cands is None:
-                    cands = gpu_groups[i] = _candidates(self.spec, snapshot, self.request, gpu_only_devs, precisions)
-                    self.evaluations += 1
-                found = _best(cands, cpu_budget)
+                found = _best(self._drafts(gpu_groups, i, snapshot, gpu_only_devs), cpu_budget)
                 if found is not None and found.order[0] == 0:
                     best = found
                     break
         # otherwise quality ranks first among every plan: the first group with any plan that fits holds it
-        for i, precisions in enumerate(self._groups):
+        for i in range(len(self._groups)):
             if best is not None:
                 break
-            cands = groups[i]
-            if cands is None:
-                cands = groups[i] = _candidates(self.spec, snapshot, self.request, devs, precisions)
-                self.evaluations += 1
-            best = _best(cands, cpu_budget)
+            best = _best(self._drafts(groups, i, snapshot, devs), cpu_budget)
         gpu_only = self.request.engine != "auto" and engines.get(self.request.engine).needs_gpu
         if devs.nvml_problem and (best is None or gpu_only or self.request.devices is not None):
             return Cell(False, reason=f"the GPUs could not be read: {devs.nvml_problem}", cannot_tell=True)
@@ -206,6 +198,15 @@ class MatrixDecider:
         if not devs.gpus and devs.cpu is None:
             return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
         return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget, devs))
+
+    def _drafts(self, cache: list[list[_Candidate] | None], i: int, snapshot: Snapshot,
+                devs: Devices) -> list[_Candidate]:
+        """The candidate plans of precision group i on these devices, drafted once per GPU fingerprint."""
+        cands = cache[i]
+        if cands is None:
+            cands = cache[i] = _candidates(self.spec, snapshot, self.request, devs, self._groups[i])
+            self.evaluations += 1
+        return cands
 
     def _why_not(self, cands: list[_Candidate], cpu_budget: int, devs: Devices) -> str:
         if not cands:

@@ -51,6 +51,11 @@ def cache_type(plan: Plan) -> str:
     return plan.kv_dtype if plan.kv_dtype in ("q8_0", "q4_0") else "f16"
 
 
+# `--quantization` values that vLLM and SGLang spell alike (each engine's docs; int8-w8a8 differs and is set by each)
+QUANTIZATION_METHODS = {"fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq", "gptq-int8": "gptq",
+                        "nvfp4": "modelopt_fp4", "mxfp4": "mxfp4"}
+
+
 @dataclass(frozen=True)
 class ServerFlags:
     """How one serving engine spells the settings vLLM-like servers share."""

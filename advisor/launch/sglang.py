@@ -6,13 +6,12 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from advisor.launch.common import Context, ServerFlags, quantize_note, server_args
+from advisor.launch.common import QUANTIZATION_METHODS, Context, ServerFlags, quantize_note, server_args
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
 FLAGS = ServerFlags(
-    quantization={"fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq", "gptq-int8": "gptq", "nvfp4": "modelopt_fp4", "mxfp4": "mxfp4",
-                  "int8-w8a8": "w8a8_int8"},
+    quantization={**QUANTIZATION_METHODS, "int8-w8a8": "w8a8_int8"},
     kv_fp8=("--kv-cache-dtype", "fp8_e4m3"), memory="--mem-fraction-static", tensor_parallel="--tp",
     batch="--max-running-requests", overrides="--json-model-override-args")
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from advisor.launch.common import Context, ServerFlags, quantize_note, server_args
+from advisor.launch.common import QUANTIZATION_METHODS, Context, ServerFlags, quantize_note, server_args
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
 FLAGS = ServerFlags(
-    quantization={"fp8": "fp8", "awq-int4": "awq", "gptq-int4": "gptq", "gptq-int8": "gptq", "nvfp4": "modelopt_fp4", "mxfp4": "mxfp4",
-                  "int8-w8a8": "compressed-tensors"},
+    quantization={**QUANTIZATION_METHODS, "int8-w8a8": "compressed-tensors"},
     kv_fp8=("--kv-cache-dtype", "fp8"), memory="--gpu-memory-utilization", tensor_parallel="--tensor-parallel-size",
     batch="--max-num-seqs", overrides="--hf-overrides")
 

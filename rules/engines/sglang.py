@@ -9,10 +9,9 @@ default; sliding-window layers capped; MLA's latent cached (FlashInfer / FlashML
 from __future__ import annotations
 
 import math
-from typing import ClassVar
 
 from rules.engines.base import Reservation
-from rules.engines.vllm import ServingEngine
+from rules.engines.vllm import SERVER_PRECISIONS, ServingEngine
 from rules.memory import MIB
 
 CHUNKED_PREFILL = 8192  # SGLang's --chunked-prefill-size on large GPUs (smaller GPUs get 2048 or 4096)
@@ -26,8 +25,7 @@ class SGLang(ServingEngine):
     label = "SGLang"
     rank = 1
     min_cc = (7, 5)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4", "gptq-int8",
-                                                      "nvfp4", "mxfp4"})
+    precisions = SERVER_PRECISIONS
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
     memory_flag = "--mem-fraction-static"

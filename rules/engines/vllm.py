@@ -45,6 +45,11 @@ def fraction_reservation(need: int, total: int, free: int, budget: int, flag: fl
     return Reservation(fraction, reserved, need <= reserved <= limit)
 
 
+# The checkpoint formats vLLM and SGLang both load (their "Quantization" docs list the same methods for these rows).
+SERVER_PRECISIONS: frozenset[str] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4", "gptq-int8",
+                                              "nvfp4", "mxfp4"})
+
+
 class ServingEngine(Engine):
     """A GPU server with a profiled batch (chunked prefill of `batched_tokens`, sampling for `max_seqs`), CUDA graphs
     and a memory flag: vLLM, SGLang and TensorRT-LLM differ in their numbers and in what the flag reserves."""
@@ -70,8 +75,7 @@ class VLLM(ServingEngine):
     label = "vLLM"
     rank = 0
     min_cc = (7, 0)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4", "gptq-int8",
-                                                      "nvfp4", "mxfp4"})
+    precisions = SERVER_PRECISIONS
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
     kv_block_tokens = VLLM_BLOCK
