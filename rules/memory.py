@@ -17,6 +17,7 @@ from rules.spec import ModelSpec
 
 GIB = 1024**3
 MIB = 1024**2
+STATE_BYTES = 4  # a recurrent-state element (fp32)
 
 # Engine constants live in each engine's module (rules/engines/); what is here is shared arithmetic.
 ADAMW_BYTES_PER_PARAM = 16  # bf16 weights 2 + bf16 grads 2 + fp32 master 4 + two fp32 moments 8
@@ -44,16 +45,16 @@ class WeightSplit:
     layers: int
 
 
-def _linear_params(spec: ModelSpec) -> int:
+def _linear_params(spec: ModelSpec, precision: Precision) -> int:
     g = spec.params_by_group
-    return sum(g.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts"))
+    return sum(g.get(k, 0) for k in precision.quantized_groups)
 
 
 def _layer_params(spec: ModelSpec) -> int:
     g = spec.params_by_group
     if not g:
         return spec.params_total
-    return sum(g.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts", "router", "norms"))
+    return sum(g.get(k, 0) for k in ("attention", "mlp", "experts", "shared_experts", "router", "norms", "mixer"))
 
 
 def weight_split(spec: ModelSpec, precision: Precision) -> WeightSplit:
@@ -73,7 +74,7 @@ def weight_split(spec: ModelSpec, precision: Precision) -> WeightSplit:
     layer_params = _layer_params(spec) if spec.params_by_group else spec.params_total
     outside_params = spec.params_total - layer_params
     if precision.keeps_16bit and spec.params_by_group:
-        linear = _linear_params(spec)
+        linear = _linear_params(spec, precision)
         layer_bytes = math.ceil(linear * precision.bits / 8) + (layer_params - linear) * 2
         outside_bytes = outside_params * 2
     elif precision.keeps_16bit:  # no breakdown (approximate specs): quantize 95 %, keep 5 % at 16 bits
@@ -141,11 +142,21 @@ def kv_cache_bytes(spec: ModelSpec, engine: KvRules, tokens: int, batch: int, el
     per = kv_bytes_per_token_layer(spec, engine, element_bytes)
     windows = spec.sliding_windows or [None] * spec.layers
     cap = engine.caps_sliding_window(spec)
+    keep = set(spec.kv_layers) if spec.kv_layers is not None else None
     total = 0.0
-    for i in layers if layers is not None else range(spec.layers):
+    chosen = layers if layers is not None else range(spec.layers)
+    for i in chosen:
+        if keep is not None and i not in keep:
+            continue  # a recurrent (state-space / linear-attention) layer: no KV
         window = windows[i] if i < len(windows) else None
         held = min(tokens, window) if (cap and window) else tokens
         total += per * held
+    if spec.state_elements:
+        # The recurrent state of the chosen layers, per sequence, whatever the context. Priced at fp32: the
+        # reference kernels (mamba's selective scan, the gated-DeltaNet chunked rule) compute it in float32, and
+        # an fp32 state bounds the engines that keep it in the model dtype.
+        share = len(chosen) / spec.layers if spec.layers else 1
+        total += spec.state_elements * share * STATE_BYTES
     return math.ceil(total * batch)
 
 

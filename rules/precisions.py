@@ -26,6 +26,8 @@ class Precision:
     torch_dtype: str | None = None  # transformers' torch_dtype for this choice
     quality: str = ""
     method: str = ""  # how the weights get this precision (for settings)
+    # The parameter groups a keeps_16bit format quantizes; everything else stays 16-bit.
+    quantized_groups: tuple[str, ...] = ("attention", "mlp", "experts", "shared_experts", "mixer")
 
 
 # Quality notes cite published figures where there are any; "ppl" = perplexity change vs F16 on Llama-3.1-8B
@@ -59,8 +61,13 @@ PRECISIONS: tuple[Precision, ...] = (
     Precision("nvfp4", "fp4", 4 + 8 / 16, 4, needs="fp4", keeps_16bit=True,
               torch_dtype="bfloat16", quality="small loss (FP4 with an FP8 scale per 16)",
               method="a pre-quantized NVFP4 checkpoint"),
-    Precision("mxfp4", "fp4", 4 + 8 / 32, 5, needs="fp4", keeps_16bit=True, torch_dtype="bfloat16",
-              quality="small loss (OCP MXFP4, scale per 32)", method="a pre-quantized MXFP4 checkpoint"),
+    # MXFP4 as gpt-oss ships it: only the MoE experts are MXFP4 (its quantization_config's modules_to_not_convert
+    # keeps attention, router, embeddings and head in bf16). transformers runs it from compute capability 7.5 (below,
+    # it dequantizes to bf16: docs/source/en/quantization/mxfp4.md); vLLM on Hopper/Blackwell and on Ampere through
+    # Marlin MXFP4 MoE (vllm-project/recipes OpenAI/GPT-OSS.md): 8.0 is the floor both share.
+    Precision("mxfp4", "fp4", 4 + 8 / 32, 5, min_cc=(8, 0), keeps_16bit=True, torch_dtype="bfloat16",
+              quality="small loss (OCP MXFP4, scale per 32)", method="a pre-quantized MXFP4 checkpoint",
+              quantized_groups=("experts",)),
 )
 
 # GGUF mixes: quality rank and published perplexity change (llama.cpp quantize README, Llama-3.1-8B).

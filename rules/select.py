@@ -141,6 +141,12 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
     wanted = list(ALL) if request.precision == "auto" else list(lookup(request.precision))
     if request.quality_floor is not None:
         wanted = [p for p in wanted if p.quality_rank >= request.quality_floor]
+    if not spec.is_moe:
+        for p in [p for p in wanted if p.quantized_groups == ("experts",)]:
+            wanted.remove(p)
+            if request.precision != "auto":
+                rejected.append(Rejected(precision=p.name, engine="any", reason=f"{p.name} checkpoints quantize MoE "
+                                         f"experts only (as gpt-oss ships); {spec.name} has no experts"))
     if spec.source == "gguf":
         if request.precision != "auto" and not any(p.family == "gguf" for p in wanted):
             rejected.append(Rejected(precision=request.precision, engine="any",

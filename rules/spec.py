@@ -59,6 +59,10 @@ class ModelSpec(BaseModel):
     vocab_size: int | None = None
     max_context: int | None = None
     sliding_windows: list[int | None] = Field(default_factory=list, description="Per layer; None = global")
+    kv_layers: list[int] | None = Field(None, description="The layers that keep a KV cache when not all do (hybrid "
+                                        "attention / state-space models); None = every layer")
+    state_elements: int = Field(0, description="Recurrent state per sequence (state-space and linear-attention "
+                                "layers), elements over all layers: fixed, whatever the context")
     mla: Mla | None = None
     experts: int | None = None
     experts_per_token: int | None = None

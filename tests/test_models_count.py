@@ -103,10 +103,65 @@ def test_catalog_is_data_with_sources():
         ({"model_type": "llama"}, "needs a positive integer hidden_size"),
         ({"model_type": "llama", "hidden_size": -5, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 9},
          "config needs a positive integer hidden_size (got -5)"),
-        ({"model_type": "mamba"}, "model_type 'mamba' is not supported"),
+        ({"model_type": "rwkv"}, "model_type 'rwkv' is not supported"),
         ({}, "model_type None is not supported"),
     ],
 )
 def test_bad_configs_name_the_problem(config, message):
     with pytest.raises(BadInputError, match=re.escape(message)):
         count_config(config, "cfg.json")
+
+
+PUBLISHED = json.loads((Path(__file__).parent / "data" / "models-published.json").read_text())["models"]
+
+
+def _rounding(figure: int) -> int:
+    """Half a unit of the last digit a rounded figure shows: 109B -> 0.5B, 568M -> 0.5M."""
+    unit = 10 ** (len(str(figure)) - len(str(figure).rstrip("0")))
+    return unit // 2
+
+
+@pytest.mark.parametrize("entry", PUBLISHED, ids=[m["name"] for m in PUBLISHED])
+def test_new_architectures_match_published_totals(entry):
+    c = count_config(entry["config"], entry["name"])
+    counted = c.total
+    if entry["check"] == "total+mtp":
+        counted += c.extra["mtp"]
+    elif entry["check"] == "total+mxfp4_scales":
+        # the Hub counts an MXFP4 expert matrix as its values plus one scale per 32; biases are bf16
+        cfg = entry["config"]
+        h, inter, experts = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_local_experts"]
+        expert_weights = cfg["num_hidden_layers"] * experts * 3 * h * inter
+        counted += expert_weights // 32
+    elif entry["check"] == "total+position_ids":
+        counted += entry["config"]["max_position_embeddings"]
+    if entry["exact"]:
+        assert counted == entry["published"]
+    else:
+        assert abs(counted - entry["published"]) <= _rounding(entry["published"])
+
+
+def test_hybrid_models_keep_kv_only_where_they_attend():
+    entry = next(m for m in PUBLISHED if m["name"] == "Qwen3-Next-80B-A3B-Instruct")
+    c = count_config(entry["config"], "qwen3-next")
+    assert c.kv_layers == tuple(range(3, 48, 4))  # full attention on every 4th layer
+    # gated DeltaNet state per layer: conv (2 x 16 x 128 + 32 x 128) x 4 + 32 heads x 128 x 128
+    assert c.state_elements == 36 * ((2 * 2048 + 4096) * 4 + 32 * 128 * 128)
+    mamba = count_config(next(m for m in PUBLISHED if m["name"] == "mamba-130m-hf")["config"], "mamba")
+    assert mamba.kv_layers == () and mamba.state_elements == 24 * (1536 * 4 + 1536 * 16)
+
+
+def test_gpt_oss_windows_sinks_and_active_experts():
+    entry = next(m for m in PUBLISHED if m["name"] == "gpt-oss-20b")
+    c = count_config(entry["config"], "gpt-oss")
+    assert c.windows[:4] == (128, None, 128, None)
+    assert (c.experts, c.experts_per_token) == (32, 4)
+    # OpenAI's model card: 3.61B active, counting neither embedding table
+    assert abs(c.active - c.groups["embeddings"] - 3.61e9) < 0.005e9
+
+
+def test_encoders_are_embedding_models():
+    entry = next(m for m in PUBLISHED if m["name"] == "bge-m3")
+    assert count_config(entry["config"], "bge-m3").kind == "embedding"
+    assert count_config(next(m for m in PUBLISHED if m["name"] == "Qwen3-Embedding-8B")["config"], "q").groups.get(
+        "lm_head", 0) == 0

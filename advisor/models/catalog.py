@@ -80,6 +80,7 @@ def _spec_for(name: str) -> ModelSpec:
         modality="vision-language" if "vision" in counted.groups else "text", exact=True,
         native_dtype=config.get("torch_dtype"), quantization=quantization_of(config),
         notes=[n for n in [entry.get("note")] if n], citation=citation,
+        kind="embedding" if entry.get("workload") == "embedding" else counted.kind,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from advisor.errors import BadInputError
 from advisor.models.architectures import ARCHITECTURES, KEYS, Arch
+from advisor.models import towers
+from advisor.models.mixers import Mixer, gated_deltanet, mamba1, mamba2
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Counted:
     experts_per_token: int | None = None
     tied_embeddings: bool = False
     text_model_type: str = ""
+    kv_layers: tuple[int, ...] | None = None  # the layers that keep KV, when not all do (hybrid models)
+    kind: str = "text-generation"  # encoders: "embedding"
+    state_elements: int = 0  # recurrent state per sequence, all layers (state-space and linear-attention layers)
 
 
 def pick(cfg: dict[str, Any], meaning: str, default: Any = None) -> Any:
@@ -117,7 +122,7 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
     """
     h = _int(cfg, "hidden", source)
     n_layers = _int(cfg, "layers", source)
-    nh = _int(cfg, "heads", source)
+    nh = _int(cfg, "heads", source, 1 if arch.layout in ("mamba", "mamba2") else None)  # pure SSMs: no attention
     vocab = _int(cfg, "vocab", source)
     kv = pick(cfg, "kv_heads") or nh
     if arch.family == "falcon":
@@ -132,7 +137,7 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
     inter = _opt_int(cfg, "intermediate", source) or 4 * h
     biased = any(cfg.get(k) for k in arch.bias_keys)
     qkv_bias = arch.qkv_bias or biased
-    o_bias = arch.o_bias or biased
+    o_bias = arch.o_bias or (biased and arch.bias_keys_o)
     mlp_bias = arch.mlp_bias or bool(cfg.get("mlp_bias")) or (biased and arch.family == "falcon")
 
     def norm(n: int) -> int:
@@ -147,8 +152,9 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
               "norms": 0, "lm_head": 0}
     if arch.positions_key:
         groups["positions"] = _pos_int(cfg, arch.positions_key, source) * h
-    if arch.family == "bert":
-        groups["positions"] = groups.get("positions", 0) + _pos_int(cfg, "type_vocab_size", source, 2) * h
+    if arch.head_class == "encoder":
+        types = _pos_int(cfg, "type_vocab_size", source, 2 if arch.family == "bert" else 1)
+        groups["positions"] = groups.get("positions", 0) + types * h
         groups["norms"] += norm(h)  # embeddings LayerNorm
 
     # Attention, per layer.
@@ -169,17 +175,21 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
                "q_lora_rank": q_rank or 0}
         head_dim = nope + rope
     else:
-        attn = h * nh * head_dim + 2 * h * kv * head_dim + nh * head_dim * h
+        q_out = nh * head_dim * (2 if arch.gated_q else 1)
+        attn = h * q_out + 2 * h * kv * head_dim + nh * head_dim * h
         if qkv_bias:
-            attn += nh * head_dim + 2 * kv * head_dim
+            attn += q_out + 2 * kv * head_dim
         if o_bias:
             attn += h
-        if arch.qk_norm == "head":
+        qk_norm = arch.qk_norm if arch.qk_norm_key is None or cfg.get(arch.qk_norm_key) else None
+        if qk_norm == "head":
             attn += 2 * head_dim
-        elif arch.qk_norm == "full":
+        elif qk_norm == "full":
             attn += nh * head_dim + kv * head_dim
         if arch.family == "phi" and cfg.get("qk_layernorm"):
             attn += 2 * norm(head_dim)
+        if arch.sinks:
+            attn += nh
 
     norms_per_layer = arch.norms_per_layer
     if arch.family == "falcon":
@@ -188,60 +198,54 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
         else:
             norms_per_layer = 1 if cfg.get("parallel_attn", True) else 2
 
-    # Mixture of experts, per layer.
-    experts = top_k = None
-    expert_size = shared = router = 0
-    sparse = [False] * n_layers
-    if arch.moe == "mixtral":
-        experts, top_k = _pos_int(cfg, "num_local_experts", source), _pos_int(cfg, "num_experts_per_tok", source)
-        expert_size, router = 3 * h * inter, h * experts
-        sparse = [bool(experts)] * n_layers
-    elif arch.moe == "qwen":
-        experts, top_k = _pos_int(cfg, "num_experts", source), _pos_int(cfg, "num_experts_per_tok", source)
-        expert_size = 3 * h * _pos_int(cfg, "moe_intermediate_size", source)
-        router = h * experts
-        shared_inter = _pos_int(cfg, "shared_expert_intermediate_size", source)
-        shared = 3 * h * shared_inter + h if shared_inter else 0
-        step = int(cfg.get("decoder_sparse_step", 1) or 1)
-        dense_only = set(cfg.get("mlp_only_layers") or [])
-        sparse = [bool(experts) and i not in dense_only and (i + 1) % step == 0 for i in range(n_layers)]
-    elif arch.moe == "deepseek":
-        experts, top_k = _pos_int(cfg, "n_routed_experts", source), _pos_int(cfg, "num_experts_per_tok", source)
-        moe_inter = _pos_int(cfg, "moe_intermediate_size", source)
-        expert_size = 3 * h * moe_inter
-        router = experts * h + (experts if cfg.get("topk_method") == "noaux_tc" else 0)
-        n_shared = _pos_int(cfg, "n_shared_experts", source)
-        shared = 3 * h * moe_inter * n_shared
-        first_dense = _pos_int(cfg, "first_k_dense_replace", source)
-        freq = int(cfg.get("moe_layer_freq", 1) or 1)
-        sparse = [bool(experts) and i >= first_dense and i % freq == 0 for i in range(n_layers)]
-
+    moe = _moe(cfg, arch, h, inter, n_layers, source)
+    layout = layer_layout(cfg, arch, n_layers, h, source)
+    dense_width = moe.dense_width or inter
+    kv_layers = []
+    state = 0
     active_experts = 0
-    for is_sparse in sparse:
-        groups["attention"] += attn
-        groups["norms"] += norms_per_layer * norm(h)
-        if is_sparse:
-            groups["experts"] += (experts or 0) * expert_size
-            groups["shared_experts"] += shared
-            groups["router"] += router
-            active_experts += (top_k or 0) * expert_size
-        else:
-            groups["mlp"] += dense_mlp(inter)
+    for i in range(n_layers):
+        mixer, ffn = layout.mixers[i], layout.ffn[i]
+        if mixer == "attention":
+            groups["attention"] += attn
+            kv_layers.append(i)
+        elif mixer == "both":  # Falcon-H1: attention and Mamba-2 side by side
+            groups["attention"] += attn
+            groups["mixer"] = groups.get("mixer", 0) + layout.mixer.params
+            state += layout.mixer.state_elements
+            kv_layers.append(i)
+        elif mixer == "mixer":
+            groups["mixer"] = groups.get("mixer", 0) + layout.mixer.params
+            state += layout.mixer.state_elements
+        groups["norms"] += layout.norms[i] * norm(h) if layout.norms else norms_per_layer * norm(h)
+        if ffn == "sparse" and moe.sparse[i]:
+            groups["experts"] += moe.experts * moe.expert_size
+            groups["shared_experts"] += moe.shared
+            groups["router"] += moe.router
+            active_experts += moe.top_k * moe.expert_size
+        elif ffn != "none" and arch.mlp != "none":
+            groups["mlp"] += dense_mlp(dense_width)
+    experts, top_k = moe.experts or None, moe.top_k or None
 
     tied = bool(cfg.get("tie_word_embeddings", arch.tied_default))
     head = head_class or arch.head_class
-    if arch.family == "bert":
-        groups.update(_bert_heads(cfg, h, vocab, norm, head))
+    if arch.head_class == "encoder":
+        groups.update(_encoder_heads(cfg, arch, h, vocab, norm, head))
     else:
         groups["norms"] += norm(h)  # final norm
-        groups["lm_head"] = (0 if tied else vocab * h) + (vocab if arch.lm_head_bias else 0)
+        base = head.endswith("Model") and not head.endswith("ForCausalLM")  # e.g. Qwen3Model: embeddings, no head
+        groups["lm_head"] = 0 if base else (0 if tied else vocab * h) + (vocab if arch.lm_head_bias else 0)
 
     extra = {}
     mtp_layers = _pos_int(cfg, "num_nextn_predict_layers", source)
+    moe_layer = attn + 2 * norm(h) + moe.experts * moe.expert_size + moe.shared + moe.router
     if mtp_layers and arch.moe == "deepseek":
         # Each MTP module: one MoE decoder layer, its own embedding and head copies, eh_proj, three norms.
-        layer = attn + 2 * norm(h) + (experts or 0) * expert_size + shared + router
-        extra["mtp"] = mtp_layers * (layer + 2 * vocab * h + 2 * h * h + 3 * norm(h))
+        extra["mtp"] = mtp_layers * (moe_layer + 2 * vocab * h + 2 * h * h + 3 * norm(h))
+    elif arch.family == "qwen3_next":
+        # Qwen3-Next checkpoints carry one MTP layer (mtp.*, which transformers skips on load): a full-attention MoE
+        # layer, its fc over [embedding; hidden] and three norms, sharing the embeddings and head.
+        extra["mtp"] = (_pos_int(cfg, "mtp_num_hidden_layers", source) or 1) * (moe_layer + 2 * h * h + 3 * norm(h))
 
     groups = {k: v for k, v in groups.items() if v}
     total = sum(groups.values())
@@ -260,41 +264,139 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
         context=_opt_int(cfg, "context", source),
         windows=sliding_layout(cfg, arch, n_layers),
         mla=mla,
-        experts=experts or None,
-        experts_per_token=top_k or None,
+        experts=experts,
+        experts_per_token=top_k,
         tied_embeddings=tied,
         text_model_type=arch.family,
+        kv_layers=None if len(kv_layers) == n_layers else tuple(kv_layers),
+        kind="embedding" if arch.head_class == "encoder" else "text-generation",
+        state_elements=state,
     )
 
 
-def _bert_heads(cfg: dict[str, Any], h: int, vocab: int, norm: Any, head: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Moe:
+    experts: int = 0
+    top_k: int = 0
+    expert_size: int = 0  # parameters of one routed expert
+    shared: int = 0  # shared expert(s) of one sparse layer, with its gate
+    router: int = 0
+    sparse: tuple[bool, ...] = ()
+    dense_width: int = 0  # the MLP width of the dense layers of a sparse model, when it differs
+
+
+def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, source: str) -> Moe:
+    """The mixture of experts of one sparse layer, and which layers are sparse."""
+    if arch.moe in ("mixtral", "gpt_oss", "granite"):
+        experts = _pos_int(cfg, "num_local_experts", source)
+        top_k = _pos_int(cfg, "num_experts_per_tok", source) or _pos_int(cfg, "experts_per_token", source)
+        size = 3 * h * inter + ((2 * inter + h) if arch.expert_bias else 0)
+        router = h * experts + (experts if arch.router_bias else 0)
+        shared = shared_inter = 0
+        if arch.moe == "granite":  # a shared MLP beside the experts; alone when there are no experts
+            shared_inter = _pos_int(cfg, "shared_intermediate_size", source)
+            shared = 3 * h * shared_inter
+        sparse = [bool(experts)] * n_layers
+        if arch.family == "jamba":
+            period = int(cfg.get("expert_layer_period", 2) or 2)
+            offset = int(cfg.get("expert_layer_offset", 1) or 0)
+            sparse = [bool(experts) and i % period == offset for i in range(n_layers)]
+        return Moe(experts, top_k, size, shared, router, tuple(sparse), shared_inter)
+    if arch.moe == "qwen":
+        experts, top_k = _pos_int(cfg, "num_experts", source), _pos_int(cfg, "num_experts_per_tok", source)
+        size = 3 * h * _pos_int(cfg, "moe_intermediate_size", source)
+        shared_inter = _pos_int(cfg, "shared_expert_intermediate_size", source)
+        shared = 3 * h * shared_inter + h if shared_inter else 0
+        step = int(cfg.get("decoder_sparse_step", 1) or 1)
+        dense_only = set(cfg.get("mlp_only_layers") or [])
+        sparse = [bool(experts) and i not in dense_only and (i + 1) % step == 0 for i in range(n_layers)]
+        return Moe(experts, top_k, size, shared, h * experts, tuple(sparse), inter)
+    if arch.moe == "deepseek":
+        experts, top_k = _pos_int(cfg, "n_routed_experts", source), _pos_int(cfg, "num_experts_per_tok", source)
+        moe_inter = _pos_int(cfg, "moe_intermediate_size", source)
+        router = experts * h + (experts if arch.router_bias or cfg.get("topk_method") == "noaux_tc" else 0)
+        shared = 3 * h * moe_inter * _pos_int(cfg, "n_shared_experts", source)
+        first_dense = _pos_int(cfg, "first_k_dense_replace", source)
+        freq = int(cfg.get("moe_layer_freq", 1) or 1)
+        sparse = [bool(experts) and i >= first_dense and i % freq == 0 for i in range(n_layers)]
+        return Moe(experts, top_k, 3 * h * moe_inter, shared, router, tuple(sparse), inter)
+    if arch.moe == "llama4":
+        experts, top_k = _pos_int(cfg, "num_local_experts", source), _pos_int(cfg, "num_experts_per_tok", source, 1)
+        listed = cfg.get("moe_layers")
+        if isinstance(listed, list):
+            on = {i for i in listed if isinstance(i, int)}
+        else:
+            step = int(cfg.get("interleave_moe_layer_step", 1) or 1)
+            on = set(range(step - 1, n_layers, step))
+        sparse = [bool(experts) and i in on for i in range(n_layers)]
+        dense = _pos_int(cfg, "intermediate_size_mlp", source) or inter
+        return Moe(experts, top_k, 3 * h * inter, 3 * h * inter, h * experts, tuple(sparse), dense)
+    return Moe(sparse=(False,) * n_layers)
+
+
+@dataclass(frozen=True)
+class Layout:
+    mixers: tuple[str, ...]  # per layer: "attention", "mixer" (recurrent) or "both"
+    ffn: tuple[str, ...]  # per layer: "sparse" (MoE where the MoE says so, else dense), "dense" or "none"
+    norms: tuple[int, ...] = ()  # per layer, when it differs from the architecture's norms_per_layer
+    mixer: Mixer = Mixer(0, 0)
+
+
+def layer_layout(cfg: dict[str, Any], arch: Arch, n_layers: int, h: int, source: str) -> Layout:
+    """Which layers attend (and keep KV), which run a recurrent mixer (and keep a state), which have an MLP."""
+    every = ("sparse",) * n_layers
+    if arch.layout is None:
+        return Layout(("attention",) * n_layers, every)
+    types = cfg.get("layer_types")
+    listed = isinstance(types, list) and len(types) == n_layers and all(isinstance(t, str) for t in types)
+    if arch.layout == "qwen3_next":
+        if listed:
+            attends = [t == "full_attention" for t in types]
+        else:
+            interval = int(cfg.get("full_attention_interval", 4) or 4)
+            attends = [(i + 1) % interval == 0 for i in range(n_layers)]
+        return Layout(tuple("attention" if a else "mixer" for a in attends), every, (),
+                      gated_deltanet(cfg, h, source))
+    if arch.layout == "mamba":
+        return Layout(("mixer",) * n_layers, ("none",) * n_layers, (), mamba1(cfg, h, source))
+    if arch.layout == "mamba2":
+        return Layout(("mixer",) * n_layers, ("none",) * n_layers, (), mamba2(cfg, h, "mamba2", source))
+    if arch.layout == "nemotron_h":
+        pattern = cfg.get("hybrid_override_pattern")
+        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-"):
+            raise BadInputError(f"{source}: nemotron_h needs hybrid_override_pattern with one of M, * or - per layer "
+                                "(MoE layers, E, are not counted yet)")
+        mixers = tuple("mixer" if c == "M" else "attention" if c == "*" else "none" for c in pattern)
+        ffn = tuple("dense" if c == "-" else "sparse" if c == "E" else "none" for c in pattern)
+        return Layout(mixers, ffn, (1,) * n_layers, mamba2(cfg, h, "nemotron_h", source))
+    if arch.layout == "granitemoehybrid":
+        attends = [t == "attention" for t in types] if listed else [True] * n_layers
+        return Layout(tuple("attention" if a else "mixer" for a in attends), every, (),
+                      mamba2(cfg, h, "granitemoehybrid", source))
+    if arch.layout == "falcon_h1":
+        return Layout(("both",) * n_layers, ("dense",) * n_layers, (), mamba2(cfg, h, "falcon_h1", source))
+    if arch.layout == "jamba":
+        period = int(cfg.get("attn_layer_period", 8) or 8)
+        offset = int(cfg.get("attn_layer_offset", 4) or 0)
+        mixers = tuple("attention" if i % period == offset else "mixer" for i in range(n_layers))
+        return Layout(mixers, every, (), mamba1(cfg, h, source, prefix="mamba_"))
+    raise BadInputError(f"{source}: unknown layer layout {arch.layout!r}")
+
+
+def _encoder_heads(cfg: dict[str, Any], arch: Arch, h: int, vocab: int, norm: Any, head: str) -> dict[str, int]:
+    """The head a BERT / RoBERTa checkpoint's class carries (its `architectures` entry), by the class name's end."""
     pooler = h * h + h
     mlm = h * h + h + norm(h) + vocab  # transform dense + LayerNorm + decoder bias (decoder weight tied)
     labels = len(cfg.get("id2label") or {}) or 2
-    return {
-        "BertModel": {"pooler": pooler},
-        "BertForMaskedLM": {"lm_head": mlm},
-        "BertForPreTraining": {"pooler": pooler, "lm_head": mlm + 2 * h + 2},
-        "BertForSequenceClassification": {"pooler": pooler, "lm_head": h * labels + labels},
-    }.get(head, {"pooler": pooler})
-
-
-def count_vision(cfg: dict[str, Any], source: str) -> int:
-    """A SigLIP or CLIP vision transformer: patch and position embeddings, layers, final norm."""
-    vh = _int(cfg, "hidden", source)
-    layers = _int(cfg, "layers", source)
-    inter = pick(cfg, "intermediate") or 4 * vh
-    patch = _pos_int(cfg, "patch_size", source, 14)
-    image = _pos_int(cfg, "image_size", source, 224)
-    channels = _pos_int(cfg, "num_channels", source, 3)
-    clip = cfg.get("model_type") == "clip_vision_model"
-    patches = (image // patch) ** 2 if patch else 0
-    total = channels * patch * patch * vh + (0 if clip else vh)
-    total += (patches + (1 if clip else 0)) * vh
-    if clip:
-        total += vh + 2 * vh  # class embedding, pre-layernorm
-    per_layer = 2 * 2 * vh + 4 * (vh * vh + vh) + (vh * inter + inter) + (inter * vh + vh)
-    return total + layers * per_layer + 2 * vh
+    if head.endswith("ForPreTraining"):
+        return {"pooler": pooler, "lm_head": mlm + 2 * h + 2}
+    if head.endswith("ForMaskedLM"):
+        return {"lm_head": mlm}
+    if head.endswith("ForSequenceClassification"):
+        if arch.family == "bert":
+            return {"pooler": pooler, "lm_head": h * labels + labels}
+        return {"lm_head": h * h + h + h * labels + labels}  # RoBERTa: dense + out_proj, no pooler
+    return {"pooler": pooler}  # ...Model (the base encoder, as embedding models ship)
 
 
 def count_config(cfg: dict[str, Any], source: str) -> Counted:
@@ -326,8 +428,13 @@ def check_counted(c: Counted, source: str) -> None:
 def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     model_type = cfg.get("model_type")
     text_cfg = cfg.get("text_config")
+    if model_type in ("qwen2_vl", "qwen2_5_vl"):
+        # Qwen2-VL and Qwen2.5-VL: a Qwen2 text model, its keys at the top level (older configs) or in text_config.
+        base = text_cfg if isinstance(text_cfg, dict) else {k: v for k, v in cfg.items() if k != "vision_config"}
+        text_cfg = {**base, "model_type": "qwen2"}
     if isinstance(text_cfg, dict):
-        text_type = text_cfg.get("model_type") or {"gemma3": "gemma3_text"}.get(str(model_type), "llama")
+        text_type = text_cfg.get("model_type") or {"gemma3": "gemma3_text", "llama4": "llama4_text"}.get(
+            str(model_type), "llama")
         if text_type == "gemma3" or (model_type == "gemma3" and text_type != "gemma3_text"):
             text_type = "gemma3_text"
         arch = ARCHITECTURES.get(text_type)
@@ -340,12 +447,7 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
         groups = dict(text.groups)
         vision_cfg = cfg.get("vision_config")
         if isinstance(vision_cfg, dict):
-            groups["vision"] = count_vision(vision_cfg, source)
-            vh = pick(vision_cfg, "hidden")
-            if model_type == "gemma3":
-                groups["projector"] = vh * text.hidden + vh  # input projection + soft-embedding norm
-            else:  # LLaVA-style two-layer MLP projector
-                groups["projector"] = vh * text.hidden + text.hidden + text.hidden * text.hidden + text.hidden
+            groups["vision"], groups["projector"] = _vision(cfg, vision_cfg, str(model_type), text.hidden, source)
         total = sum(groups.values())
         return Counted(**{**text.__dict__, "groups": groups, "total": total,
                           "active": total - text.total + text.active})
@@ -354,6 +456,26 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     archs = cfg.get("architectures")
     head = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
     return count_text(cfg, ARCHITECTURES[model_type], source, head)
+
+
+def _vision(cfg: dict[str, Any], vision_cfg: dict[str, Any], model_type: str, text_hidden: int,
+            source: str) -> tuple[int, int]:
+    """(vision tower, projector) of a multimodal config, by the wrapper's model_type."""
+    if model_type == "llama4":
+        return towers.llama4(vision_cfg, text_hidden, source)
+    if model_type in ("qwen2_vl", "qwen2_5_vl"):
+        return towers.qwen2_vl(vision_cfg, text_hidden, model_type == "qwen2_5_vl", source)
+    if model_type == "mistral3":
+        vh = _bounded(vision_cfg.get("hidden_size"), "vision_config.hidden_size", source, True, BOUNDS["hidden"])
+        merge = _pos_int(cfg, "spatial_merge_size", source, 2) or 2
+        bias = bool(cfg.get("multimodal_projector_bias", False))
+        return towers.pixtral(vision_cfg, source), towers.mistral3_projector(vh, text_hidden, merge, bias)
+    tower = towers.siglip_clip(vision_cfg, source)
+    vh = vision_cfg["hidden_size"]
+    if model_type == "gemma3":
+        return tower, vh * text_hidden + vh  # input projection + soft-embedding norm
+    # LLaVA-style two-layer MLP projector
+    return tower, vh * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
 
 
 def supported() -> str:

@@ -31,5 +31,7 @@ def spec_from_counted(counted: Counted, **fields: Any) -> ModelSpec:
         experts=counted.experts,
         experts_per_token=counted.experts_per_token,
         tied_embeddings=counted.tied_embeddings,
-        **{"family": counted.text_model_type, **fields},
+        kv_layers=list(counted.kv_layers) if counted.kv_layers is not None else None,
+        state_elements=counted.state_elements,
+        **{"family": counted.text_model_type, "kind": counted.kind, **fields},
     )

@@ -1,0 +1,116 @@
+"""Vision towers and projectors of multimodal LLMs, counted from their `vision_config`.
+
+Each function follows the module tree of the reference implementation in Hugging Face transformers (the class
+named in its docstring) and is checked against a published total in tests/test_models_count.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.errors import BadInputError
+
+
+def _size(cfg: dict[str, Any], key: str, source: str, default: int | None = None) -> int:
+    value = cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1 << 24:
+        raise BadInputError(f"{source}: vision_config needs a positive integer {key} (got {str(value)[:40]!r})")
+    return value
+
+
+def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def siglip_clip(cfg: dict[str, Any], source: str) -> int:
+    """A SigLIP or CLIP vision transformer: patch and position embeddings, layers, final norm
+    (SiglipVisionTransformer / CLIPVisionTransformer)."""
+    vh = _size(cfg, "hidden_size", source)
+    layers = _size(cfg, "num_hidden_layers", source)
+    inter = _size(cfg, "intermediate_size", source, 4 * vh)
+    patch = _size(cfg, "patch_size", source, 14)
+    image = _size(cfg, "image_size", source, 224)
+    channels = _size(cfg, "num_channels", source, 3)
+    clip = cfg.get("model_type") == "clip_vision_model"
+    patches = (image // patch) ** 2
+    total = channels * patch * patch * vh + (0 if clip else vh)
+    total += (patches + (1 if clip else 0)) * vh
+    if clip:
+        total += vh + 2 * vh  # class embedding, pre-layernorm
+    per_layer = 2 * 2 * vh + 4 * _linear(vh, vh) + _linear(vh, inter) + _linear(inter, vh)
+    return total + layers * per_layer + 2 * vh
+
+
+def llama4(cfg: dict[str, Any], text_hidden: int, source: str) -> tuple[int, int]:
+    """Llama 4's vision encoder (Llama4VisionModel: an unfolded-patch linear, class and position embeddings,
+    pre/post LayerNorms, biased attention and GELU MLP layers, the pixel-shuffle adapter's two linears) and its
+    projector (Llama4MultiModalProjector, one linear without bias). Returns (tower, projector)."""
+    vh = _size(cfg, "hidden_size", source)
+    layers = _size(cfg, "num_hidden_layers", source)
+    inter = _size(cfg, "intermediate_size", source)
+    patch = _size(cfg, "patch_size", source, 14)
+    image = _size(cfg, "image_size", source, 336)
+    channels = _size(cfg, "num_channels", source, 3)
+    proj_in = _size(cfg, "projector_input_dim", source)
+    proj_out = _size(cfg, "projector_output_dim", source)
+    out_dim = _size(cfg, "vision_output_dim", source)
+    patches = (image // patch) ** 2
+    embed = channels * patch * patch * vh + vh + (patches + 1) * vh + 2 * 2 * vh
+    per_layer = 4 * _linear(vh, vh) + _linear(vh, inter) + _linear(inter, vh) + 2 * 2 * vh
+    adapter = _linear(inter, proj_in, bias=False) + _linear(proj_out, proj_out, bias=False)
+    bias = bool(cfg.get("multi_modal_projector_bias", False))
+    return embed + layers * per_layer + adapter, _linear(out_dim, text_hidden, bias)
+
+
+def qwen2_vl(cfg: dict[str, Any], text_hidden: int, rms: bool, source: str) -> tuple[int, int]:
+    """Qwen2-VL / Qwen2.5-VL vision transformer (Qwen2VisionTransformerPretrainedModel,
+    Qwen2_5_VisionTransformerPretrainedModel): a Conv3d patch embedding without bias, blocks of two norms, a biased
+    qkv and proj, an MLP (Qwen2-VL: fc1/fc2 of mlp_ratio x embed_dim; Qwen2.5-VL: gated, biased, intermediate_size),
+    and the patch merger (a norm over the context dim, then two biased linears over 4 merged patches).
+    Qwen2.5-VL's norms are RMSNorms (weight), Qwen2-VL's LayerNorms (weight and bias). Returns (tower, merger)."""
+    if rms:
+        dim = _size(cfg, "hidden_size", source)
+        depth = _size(cfg, "depth", source)
+        inter = _size(cfg, "intermediate_size", source)
+        out = _size(cfg, "out_hidden_size", source, text_hidden)
+        mlp = 2 * _linear(dim, inter) + _linear(inter, dim)
+        norm = dim
+    else:
+        dim = _size(cfg, "embed_dim", source)
+        depth = _size(cfg, "depth", source)
+        ratio = cfg.get("mlp_ratio", 4)
+        if not isinstance(ratio, int | float) or not 0 < ratio <= 64:
+            raise BadInputError(f"{source}: vision_config mlp_ratio must be a positive number")
+        inter = int(dim * ratio)
+        out = _size(cfg, "hidden_size", source, text_hidden)
+        mlp = _linear(dim, inter) + _linear(inter, dim)
+        norm = 2 * dim
+    patch = _size(cfg, "patch_size", source, 14)
+    temporal = _size(cfg, "temporal_patch_size", source, 2)
+    channels = _size(cfg, "in_chans", source, 3) if "in_chans" in cfg else _size(cfg, "in_channels", source, 3)
+    merge = _size(cfg, "spatial_merge_size", source, 2)
+    block = 2 * norm + _linear(dim, 3 * dim) + _linear(dim, dim) + mlp
+    tower = channels * temporal * patch * patch * dim + depth * block
+    merged = dim * merge * merge
+    merger = norm + _linear(merged, merged) + _linear(merged, out)
+    return tower, merger
+
+
+def pixtral(cfg: dict[str, Any], source: str) -> int:
+    """Pixtral's vision encoder (PixtralVisionModel: a Conv2d patch embedding without bias, an RMSNorm, layers of
+    two RMSNorms, unbiased attention and a gated MLP)."""
+    vh = _size(cfg, "hidden_size", source)
+    layers = _size(cfg, "num_hidden_layers", source)
+    inter = _size(cfg, "intermediate_size", source)
+    patch = _size(cfg, "patch_size", source, 14)
+    channels = _size(cfg, "num_channels", source, 3)
+    heads = _size(cfg, "num_attention_heads", source)
+    head_dim = _size(cfg, "head_dim", source, vh // heads)
+    attn = 4 * vh * heads * head_dim  # q, k, v, o
+    return channels * patch * patch * vh + vh + layers * (2 * vh + attn + 3 * vh * inter)
+
+
+def mistral3_projector(vision_hidden: int, text_hidden: int, merge: int, bias: bool) -> int:
+    """Mistral3MultiModalProjector: an RMSNorm, the patch merger's linear over merge^2 patches, two linears."""
+    return (vision_hidden + _linear(vision_hidden * merge * merge, vision_hidden, bias=False)
+            + _linear(vision_hidden, text_hidden, bias) + _linear(text_hidden, text_hidden, bias))
