@@ -37,6 +37,7 @@ class Mix:
     attn_v: Rule | None = None
     ffn_down: Rule | None = None
     attn_output: Rule | None = None
+    experts: str | None = None  # the routed experts' type, when the mix gives them their own (MXFP4_MOE)
 
 
 def _more(hi: str, lo: str) -> Rule:
@@ -65,6 +66,9 @@ MIXES: dict[str, Mix] = {
                   ffn_down=lambda i, n, g: "Q5_K" if i < n // 8 else "IQ4_XS"),
     "IQ3_XXS": Mix("IQ3_XXS", "IQ3_XXS", output="Q5_K", attn_v=lambda i, n, g: "Q4_K" if g >= 4 else "Q3_K",
                    ffn_down=lambda i, n, g: "IQ3_S" if i < n // 8 else "IQ3_XXS"),
+    # llama.cpp's MXFP4_MOE (tools/quantize: "MXFP4 MoE"): the routed experts in MXFP4, the other tensors Q8_0 --
+    # the layout of ggml-org/gpt-oss-20b-GGUF's gpt-oss-20b-mxfp4.gguf.
+    "MXFP4_MOE": Mix("MXFP4_MOE", "Q8_0", output="Q8_0", experts="MXFP4"),
     "IQ2_XS": Mix("IQ2_XS", "IQ2_XS", output="Q5_K", embeddings="Q2_K",
                   attn_v=lambda i, n, g: "Q4_K" if g >= 4 else "Q2_K",
                   ffn_down=lambda i, n, g: "Q2_K" if i < n // 8 else "IQ2_XS"),
@@ -82,6 +86,7 @@ class LayerShape:
     ffn_gate_up: int
     ffn_down: int
     norms: int
+    experts: int = 0  # routed experts' weights, when the mix types them apart (else inside ffn_gate_up / ffn_down)
 
 
 def mix_bytes(mix: Mix, layers: int, layer: LayerShape, embeddings: int, output: int, extra_norms: int,
@@ -96,4 +101,5 @@ def mix_bytes(mix: Mix, layers: int, layer: LayerShape, embeddings: int, output:
         bits += (layer.attn_q + layer.attn_k + layer.ffn_gate_up) * TYPE_BITS[mix.base]
         bits += layer.attn_v * t(mix.attn_v) + layer.ffn_down * t(mix.ffn_down)
         bits += layer.attn_output * t(mix.attn_output) + layer.norms * TYPE_BITS["F32"]
+        bits += layer.experts * TYPE_BITS[mix.experts or mix.base]
     return int(bits // 8)

@@ -97,10 +97,11 @@ def _gguf_split(spec: ModelSpec, mix_name: str) -> WeightSplit:
         qk = max(0, attn - v - o)
     else:
         v, o, qk = 0, 0, attn
-    ffn = (g.get("mlp", 0) + g.get("experts", 0) + g.get("shared_experts", 0)) // layers
+    apart = g.get("experts", 0) // layers if mix.experts else 0
+    ffn = (g.get("mlp", 0) + g.get("experts", 0) + g.get("shared_experts", 0) + g.get("mixer", 0)) // layers - apart
     norms = (g.get("norms", 0) + g.get("router", 0)) // layers
     shape = LayerShape(attn_q=qk, attn_k=0, attn_v=v, attn_output=o, ffn_gate_up=ffn * 2 // 3, ffn_down=ffn - ffn * 2 // 3,
-                       norms=norms)
+                       norms=norms, experts=apart)
     embeddings = g.get("embeddings", 0) + g.get("positions", 0)
     output = g.get("lm_head", 0)
     if not g:  # approximate spec: a flat mix

@@ -88,6 +88,7 @@ _GGUF_QUALITY: dict[str, tuple[int, str]] = {
     "IQ3_XXS": (7, "large loss"),
     "Q2_K": (8, "large loss"),
     "IQ2_XS": (8, "very large loss"),
+    "MXFP4_MOE": (5, "small loss (MXFP4 experts, as gpt-oss ships; Q8_0 elsewhere)"),
 }
 
 GGUF_PRECISIONS: tuple[Precision, ...] = tuple(

@@ -142,7 +142,7 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
     if request.quality_floor is not None:
         wanted = [p for p in wanted if p.quality_rank >= request.quality_floor]
     if not spec.is_moe:
-        for p in [p for p in wanted if p.quantized_groups == ("experts",)]:
+        for p in [p for p in wanted if p.quantized_groups == ("experts",) or p.name == "MXFP4_MOE"]:
             wanted.remove(p)
             if request.precision != "auto":
                 rejected.append(Rejected(precision=p.name, engine="any", reason=f"{p.name} checkpoints quantize MoE "
@@ -175,9 +175,11 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
         match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "gptq-int8", "awq": "awq-int4", "fp8": "fp8",
                  "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
                  "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)
-        keep = [p for p in wanted if p.name == match]
+        # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama
+        also = "MXFP4_MOE" if match == "mxfp4" else None
+        keep = [p for p in wanted if p.name in (match, also)]
         for p in wanted:
-            if p.name != match:
+            if p.name not in (match, also):
                 rejected.append(Rejected(precision=p.name, engine="any",
                                          reason=f"this checkpoint is already {q.method}"
                                                 f"{f' {q.bits:g}-bit' if q.bits else ''}; {p.name} needs another checkpoint"))

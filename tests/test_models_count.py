@@ -104,10 +104,18 @@ def test_catalog_is_data_with_sources():
         ({"model_type": "llama", "hidden_size": -5, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 9},
          "config needs a positive integer hidden_size (got -5)"),
         ({"model_type": "rwkv"}, "model_type 'rwkv' is not supported"),
+        ({"model_type": "nemotron_h", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+          "vocab_size": 9, "hybrid_override_pattern": 7}, "nemotron_h needs hybrid_override_pattern"),
+        ({"model_type": "gpt_oss", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 9,
+          "num_local_experts": "many"}, "config needs a non-negative integer num_local_experts"),
+        ({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 9, "state_size": 1 << 30},
+         "config needs a positive integer state_size of at most"),
         ({}, "model_type None is not supported"),
     ],
 )
 def test_bad_configs_name_the_problem(config, message):
+    """One clear line for a broken config, never a traceback (a malformed layer-pattern key falls back to the
+    architecture's default instead: see test_malformed_pattern_keys_fall_back)."""
     with pytest.raises(BadInputError, match=re.escape(message)):
         count_config(config, "cfg.json")
 
@@ -165,3 +173,29 @@ def test_encoders_are_embedding_models():
     assert count_config(entry["config"], "bge-m3").kind == "embedding"
     assert count_config(next(m for m in PUBLISHED if m["name"] == "Qwen3-Embedding-8B")["config"], "q").groups.get(
         "lm_head", 0) == 0
+
+
+@pytest.mark.parametrize(("name", "published"), [
+    # torchvision's model docs (weights tables, "Params") and ultralytics' model yaml summaries
+    ("resnet18", 11_689_512), ("ResNet-50", 25_557_032), ("mobilenet_v2", 3_504_872), ("vit_b_16", 86_567_656),
+    ("efficientnet_b0", 5_288_548), ("YOLOv8n", 3_157_200), ("yolo11n", 2_624_080),
+])
+def test_vision_catalog_counts_are_the_published_ones(name, published):
+    spec = catalog.spec_for(name)
+    assert (spec.params_total, spec.exact, spec.kind) == (published, True, "vision")
+
+
+def test_catalog_covers_the_new_families_offline():
+    names = {catalog.spec_for(n).name for n in ("gpt-oss:20b", "llama4:scout", "qwen3-next:80b", "kimi-k2",
+                                                 "qwen2.5vl:7b", "glm-4.5-air", "qwen3-embedding:8b", "bge-m3")}
+    assert len(names) == 8
+    assert catalog.spec_for("qwen3-embedding:8b").kind == "embedding"
+    assert catalog.spec_for("gpt-oss-120b").quantization.method == "mxfp4"
+    assert len(catalog.entries()) >= 200
+
+
+def test_malformed_pattern_keys_fall_back():
+    cfg = dict(model_type="llama4_text", hidden_size=64, num_hidden_layers=4, num_attention_heads=4, vocab_size=10,
+               intermediate_size=32, intermediate_size_mlp=48, num_local_experts=4, num_experts_per_tok=1,
+               interleave_moe_layer_step="every other")
+    assert count_config(cfg, "x").total == count_config({**cfg, "interleave_moe_layer_step": 1}, "x").total

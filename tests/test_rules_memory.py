@@ -100,7 +100,9 @@ def test_training_memory():
 
 def test_smaller_format_never_needs_more_weight_memory():
     spec = catalog.spec_for("Qwen2.5-7B-Instruct")
-    rows = sorted((p for p in BY_NAME.values() if p.family != "gguf"), key=lambda p: p.bits)
+    # (MXFP4 as gpt-oss ships it quantizes MoE experts only: a dense model has none)
+    rows = sorted((p for p in BY_NAME.values() if p.family != "gguf" and "mlp" in p.quantized_groups),
+                  key=lambda p: p.bits)
     sizes = [M.weight_split(spec, p).total for p in rows]
     assert sizes == sorted(sizes)
     from rules.gguf_mix import MIXES, TYPE_BITS
@@ -125,3 +127,19 @@ def test_the_prompt_sizes_the_prefill_and_the_context_the_kv_cache():
     per_token = (4 * spec.intermediate_size + spec.hidden_size) * 2
     assert w.activations_bytes - s.activations_bytes == (16384 - 1024) * per_token
     assert short.plan.prompt == 1024 and whole.plan.prompt is None
+
+
+def test_mxfp4_moe_gguf_of_gpt_oss_matches_the_published_file():
+    """lmstudio-community/gpt-oss-20b-GGUF gpt-oss-20b-MXFP4.gguf is 12,109,565,632 bytes (its Hub file listing, as
+    quoted in public download manifests): MXFP4 experts, Q8_0 elsewhere."""
+    from advisor.models import catalog
+
+    spec = catalog.spec_for("gpt-oss-20b")
+    size = M.weight_split(spec, BY_NAME["MXFP4_MOE"]).total + M.gguf_metadata_bytes(spec)
+    assert abs(size / 12_109_565_632 - 1) < 0.01
+    dense = catalog.spec_for("Qwen2.5-7B-Instruct")
+    from rules.plan import Request
+    from rules.select import candidate_precisions
+
+    offered, _ = candidate_precisions(dense, Request())
+    assert not {"mxfp4", "MXFP4_MOE"} & {p.name for p in offered}  # expert-only formats: not for dense models

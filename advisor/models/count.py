@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.errors import BadInputError
-from advisor.models.architectures import ARCHITECTURES, KEYS, Arch
 from advisor.models import towers
+from advisor.models.architectures import ARCHITECTURES, KEYS, Arch
 from advisor.models.mixers import Mixer, gated_deltanet, mamba1, mamba2
 
 
@@ -40,6 +40,7 @@ class Counted:
     text_model_type: str = ""
     kv_layers: tuple[int, ...] | None = None  # the layers that keep KV, when not all do (hybrid models)
     kind: str = "text-generation"  # encoders: "embedding"
+    checked: bool = True  # the architecture's count is held to a published total (architectures.Arch.checked)
     state_elements: int = 0  # recurrent state per sequence, all layers (state-space and linear-attention layers)
 
 
@@ -84,6 +85,16 @@ def _opt_int(cfg: dict[str, Any], meaning: str, source: str) -> int | None:
     return _int(cfg, meaning, source)
 
 
+def _layer_int(cfg: dict[str, Any], key: str, default: int, zero_ok: bool = False) -> int:
+    """A small layer-pattern number (a period, a step; an offset when `zero_ok`): the default when absent, null or
+    not a non-negative integer below 4096 (or zero where zero means nothing), so a malformed key never breaks the
+    count."""
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 4096:
+        return default
+    return value if (value or zero_ok) else default
+
+
 def _pos_int(cfg: dict[str, Any], key: str, source: str, default: int = 0) -> int:
     value = cfg.get(key, default)
     if value is None:
@@ -104,12 +115,12 @@ def sliding_layout(cfg: dict[str, Any], arch: Arch, layers: int) -> tuple[int | 
     if arch.window == "qwen":
         if not cfg.get("use_sliding_window", False):
             return (None,) * layers
-        first = int(cfg.get("max_window_layers", 0) or 0)
+        first = _layer_int(cfg, "max_window_layers", zero_ok=True, default=0)
         return tuple(window if i >= first else None for i in range(layers))
     if arch.window == "alternate":
         return tuple(window if i % 2 == 0 else None for i in range(layers))
     if arch.window == "pattern":
-        pattern = int(cfg.get("sliding_window_pattern", 6) or 6)
+        pattern = _layer_int(cfg, "sliding_window_pattern", 6)
         return tuple(window if (i + 1) % pattern != 0 else None for i in range(layers))
     return (None,) * layers
 
@@ -194,7 +205,7 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
     norms_per_layer = arch.norms_per_layer
     if arch.family == "falcon":
         if cfg.get("new_decoder_architecture"):
-            norms_per_layer = int(cfg.get("num_ln_in_parallel_attn") or 2)
+            norms_per_layer = _layer_int(cfg, "num_ln_in_parallel_attn", 2)
         else:
             norms_per_layer = 1 if cfg.get("parallel_attn", True) else 2
 
@@ -270,6 +281,7 @@ def count_text(cfg: dict[str, Any], arch: Arch, source: str, head_class: str | N
         text_model_type=arch.family,
         kv_layers=None if len(kv_layers) == n_layers else tuple(kv_layers),
         kind="embedding" if arch.head_class == "encoder" else "text-generation",
+        checked=arch.checked,
         state_elements=state,
     )
 
@@ -298,8 +310,8 @@ def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, sou
             shared = 3 * h * shared_inter
         sparse = [bool(experts)] * n_layers
         if arch.family == "jamba":
-            period = int(cfg.get("expert_layer_period", 2) or 2)
-            offset = int(cfg.get("expert_layer_offset", 1) or 0)
+            period = _layer_int(cfg, "expert_layer_period", 2)
+            offset = _layer_int(cfg, "expert_layer_offset", zero_ok=True, default=1)
             sparse = [bool(experts) and i % period == offset for i in range(n_layers)]
         return Moe(experts, top_k, size, shared, router, tuple(sparse), shared_inter)
     if arch.moe == "qwen":
@@ -307,7 +319,7 @@ def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, sou
         size = 3 * h * _pos_int(cfg, "moe_intermediate_size", source)
         shared_inter = _pos_int(cfg, "shared_expert_intermediate_size", source)
         shared = 3 * h * shared_inter + h if shared_inter else 0
-        step = int(cfg.get("decoder_sparse_step", 1) or 1)
+        step = _layer_int(cfg, "decoder_sparse_step", 1)
         dense_only = set(cfg.get("mlp_only_layers") or [])
         sparse = [bool(experts) and i not in dense_only and (i + 1) % step == 0 for i in range(n_layers)]
         return Moe(experts, top_k, size, shared, h * experts, tuple(sparse), inter)
@@ -317,7 +329,7 @@ def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, sou
         router = experts * h + (experts if arch.router_bias or cfg.get("topk_method") == "noaux_tc" else 0)
         shared = 3 * h * moe_inter * _pos_int(cfg, "n_shared_experts", source)
         first_dense = _pos_int(cfg, "first_k_dense_replace", source)
-        freq = int(cfg.get("moe_layer_freq", 1) or 1)
+        freq = _layer_int(cfg, "moe_layer_freq", 1)
         sparse = [bool(experts) and i >= first_dense and i % freq == 0 for i in range(n_layers)]
         return Moe(experts, top_k, 3 * h * moe_inter, shared, router, tuple(sparse), inter)
     if arch.moe == "llama4":
@@ -326,7 +338,7 @@ def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, sou
         if isinstance(listed, list):
             on = {i for i in listed if isinstance(i, int)}
         else:
-            step = int(cfg.get("interleave_moe_layer_step", 1) or 1)
+            step = _layer_int(cfg, "interleave_moe_layer_step", 1)
             on = set(range(step - 1, n_layers, step))
         sparse = [bool(experts) and i in on for i in range(n_layers)]
         dense = _pos_int(cfg, "intermediate_size_mlp", source) or inter
@@ -347,13 +359,14 @@ def layer_layout(cfg: dict[str, Any], arch: Arch, n_layers: int, h: int, source:
     every = ("sparse",) * n_layers
     if arch.layout is None:
         return Layout(("attention",) * n_layers, every)
-    types = cfg.get("layer_types")
-    listed = isinstance(types, list) and len(types) == n_layers and all(isinstance(t, str) for t in types)
+    raw = cfg.get("layer_types")
+    types: list[str] = raw if isinstance(raw, list) and all(isinstance(t, str) for t in raw) else []
+    listed = len(types) == n_layers
     if arch.layout == "qwen3_next":
         if listed:
             attends = [t == "full_attention" for t in types]
         else:
-            interval = int(cfg.get("full_attention_interval", 4) or 4)
+            interval = _layer_int(cfg, "full_attention_interval", 4)
             attends = [(i + 1) % interval == 0 for i in range(n_layers)]
         return Layout(tuple("attention" if a else "mixer" for a in attends), every, (),
                       gated_deltanet(cfg, h, source))
@@ -376,8 +389,8 @@ def layer_layout(cfg: dict[str, Any], arch: Arch, n_layers: int, h: int, source:
     if arch.layout == "falcon_h1":
         return Layout(("both",) * n_layers, ("dense",) * n_layers, (), mamba2(cfg, h, "falcon_h1", source))
     if arch.layout == "jamba":
-        period = int(cfg.get("attn_layer_period", 8) or 8)
-        offset = int(cfg.get("attn_layer_offset", 4) or 0)
+        period = _layer_int(cfg, "attn_layer_period", 8)
+        offset = _layer_int(cfg, "attn_layer_offset", zero_ok=True, default=4)
         mixers = tuple("attention" if i % period == offset else "mixer" for i in range(n_layers))
         return Layout(mixers, every, (), mamba1(cfg, h, source, prefix="mamba_"))
     raise BadInputError(f"{source}: unknown layer layout {arch.layout!r}")

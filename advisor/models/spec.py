@@ -13,6 +13,11 @@ __all__ = ["Mla", "ModelSpec", "Quantization", "Source", "spec_from_counted"]
 def spec_from_counted(counted: Counted, **fields: Any) -> ModelSpec:
     """A ModelSpec from a config count; `fields` add name, source, dtype, quantization, ..."""
     mla = Mla(**counted.mla) if counted.mla else None
+    if not counted.checked and fields.get("exact"):
+        fields = {**fields, "exact": False,
+                  "estimated": [*fields.get("estimated", []), "params_total"],
+                  "notes": [*fields.get("notes", []), f"{counted.text_model_type}: counted from the architecture's "
+                            "layout, not yet checked against a published total (approximate)"]}
     return ModelSpec(
         params_total=counted.total,
         params_active=counted.active,
