@@ -535,6 +535,10 @@ def _cannot_tell(devs: Devices, request: Request, found: bool, notes: list[str])
 
 def approximate_reason(spec: ModelSpec) -> str:
     """"cannot tell" for a model known only approximately, with what to pass instead."""
+    unchecked = next((n for n in spec.notes if "not yet checked against a published total" in n), None)
+    if unchecked is not None:  # the config was read; the architecture's count is what is not yet held to a figure
+        return (f"{spec.name} is known only approximately ({unchecked}); pass --allow-approximate to accept the "
+                "count")
     how = next((n.split(": ", 1)[1] for n in spec.notes if n.startswith("APPROXIMATE: ")), "its size is an estimate")
     return (f"{spec.name} is known only approximately ({how}); name a model directory, a .safetensors or .gguf file "
             "or a Hugging Face repo id (with its config.json) for an exact answer, or pass --allow-approximate "

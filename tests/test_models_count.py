@@ -199,3 +199,16 @@ def test_malformed_pattern_keys_fall_back():
                intermediate_size=32, intermediate_size_mlp=48, num_local_experts=4, num_experts_per_tok=1,
                interleave_moe_layer_step="every other")
     assert count_config(cfg, "x").total == count_config({**cfg, "interleave_moe_layer_step": 1}, "x").total
+
+
+def test_an_unchecked_architecture_is_approximate_and_says_why(tmp_path):
+    """A config of an architecture whose count no published total holds yet: read, counted, labelled approximate."""
+    from advisor.models.resolve import resolve
+    from rules.select import approximate_reason
+
+    (tmp_path / "config.json").write_text(json.dumps(dict(
+        model_type="mamba2", hidden_size=256, num_hidden_layers=2, num_heads=8, head_dim=64, state_size=16,
+        n_groups=1, vocab_size=1000)))
+    spec = resolve(str(tmp_path))
+    assert not spec.exact and "params_total" in spec.estimated
+    assert "not yet checked against a published total" in approximate_reason(spec)
