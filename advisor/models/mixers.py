@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.errors import BadInputError
+from advisor.models.bounds import positive_size
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,8 @@ class Mixer:
     state_elements: int  # per sequence, this layer
 
 
-def _get(cfg: dict[str, Any], keys: tuple[str, ...], default: Any = None) -> Any:
-    for key in keys:
-        if cfg.get(key) is not None:
-            return cfg[key]
-    return default
-
-
 def _pos(value: Any, name: str, source: str) -> int:
-    """A positive integer size below any real model's (2^24), or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1 << 24:
-        raise BadInputError(f"{source}: config needs a positive integer {name} of at most {1 << 24:,} "
-                            f"(got {str(value)[:40]!r})")
-    return value
+    return positive_size(value, name, source)
 
 
 def mamba1(cfg: dict[str, Any], h: int, source: str, prefix: str = "") -> Mixer:
@@ -49,7 +38,8 @@ def mamba1(cfg: dict[str, Any], h: int, source: str, prefix: str = "") -> Mixer:
         dt_rank = cfg.get("mamba_dt_rank", "auto")
         proj_bias, conv_bias = bool(cfg.get("mamba_proj_bias", False)), bool(cfg.get("mamba_conv_bias", True))
     else:
-        d_inner = _pos(_get(cfg, ("intermediate_size",), 2 * h), "intermediate_size", source)
+        inner = cfg.get("intermediate_size")
+        d_inner = _pos(2 * h if inner is None else inner, "intermediate_size", source)
         d_state = _pos(cfg.get("state_size", 16), "state_size", source)
         d_conv = _pos(cfg.get("conv_kernel", 4), "conv_kernel", source)
         dt_rank = cfg.get("time_step_rank", "auto")

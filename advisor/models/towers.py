@@ -9,13 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.errors import BadInputError
+from advisor.models.bounds import positive_size
 
 
 def _size(cfg: dict[str, Any], key: str, source: str, default: int | None = None) -> int:
-    value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1 << 24:
-        raise BadInputError(f"{source}: vision_config needs a positive integer {key} (got {str(value)[:40]!r})")
-    return value
+    return positive_size(cfg.get(key, default), key, source, "vision_config")
 
 
 def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
