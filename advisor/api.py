@@ -25,14 +25,15 @@ def probe(*, with_torch: bool = False) -> Snapshot:
     return take_snapshot(__version__, with_torch=with_torch)
 
 
-def _snapshot(snapshot: Snapshot | None, hardware: str | Path | None, gpu: str | None) -> Snapshot:
+def _snapshot(snapshot: Snapshot | None, hardware: str | Path | None, gpu: str | None,
+              device: str | None = None) -> Snapshot:
     from advisor.requests import hardware as load_hardware
 
-    return load_hardware(hardware_file=hardware, gpu=gpu, base=snapshot)
+    return load_hardware(hardware_file=hardware, gpu=gpu, base=snapshot, device=device)
 
 
 def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | Path | None = None,
-              gpu: str | None = None, **request: Any) -> FitResult:
+              gpu: str | None = None, device: str | None = None, **request: Any) -> FitResult:
     """The best plan for `model` here (or on `snapshot` / a `hardware` file / what-if `gpu`).
 
     Keyword arguments are the CLI's options: context, batch, mode, engine, precision, kv_dtype, headroom,
@@ -49,7 +50,7 @@ def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | P
 
     asked = build_request(**request)
     spec = resolve(model)
-    snap = _snapshot(snapshot, hardware, gpu)
+    snap = _snapshot(snapshot, hardware, gpu, device)
     req = with_headroom_fraction(snap, asked)
     try:
         rec = decide(spec, snap, req, siblings=catalog.family_of)
@@ -64,7 +65,8 @@ def check(model: str, **kwargs: Any) -> FitResult:
 
 
 def recommend_many(models: list[str], *, snapshot: Snapshot | None = None, hardware: str | Path | None = None,
-                   gpu: str | None = None, **request: Any) -> tuple[list[FitResult], list[tuple[str, str]], str]:
+                   gpu: str | None = None, device: str | None = None,
+                   **request: Any) -> tuple[list[FitResult], list[tuple[str, str]], str]:
     """Several models on one machine at once (memory adds up): results for the placed, (model, why) for the rest,
     and a one-line summary."""
     from advisor.models.resolve import resolve
@@ -73,7 +75,7 @@ def recommend_many(models: list[str], *, snapshot: Snapshot | None = None, hardw
 
     asked = build_request(**request)
     specs = {m: resolve(m) for m in models}
-    snap = _snapshot(snapshot, hardware, gpu)
+    snap = _snapshot(snapshot, hardware, gpu, device)
     req = with_headroom_fraction(snap, asked)
     try:
         joint = place_models(list(specs.values()), snap, req)

@@ -160,14 +160,15 @@ def schema(
 def gpus(
     words: list[str] | None = typer.Argument(None, metavar="[QUERY]", help="Words to search for, e.g. 4090 or orin."),
     json_out: bool = flag("--json", help="Print JSON."),
+    devices: bool = flag("--devices", help="The edge and NPU targets that --device names instead."),
 ) -> None:
     """List the built-in GPU and device table that --gpu names (memory, compute capability, unified memory).
 
-    Examples: advisor gpus · advisor gpus h100 · advisor fit llama3.1:8b --gpu "2x H100"
+    Examples: advisor gpus · advisor gpus h100 · advisor gpus --devices coral · advisor fit llama3.1:8b --gpu "2x H100"
     """
-    from advisor.commands.gpus import run_gpus
+    from advisor.commands.gpus import run_devices, run_gpus
 
-    run_gpus(list(words or []), json_out or _state["json"])
+    (run_devices if devices else run_gpus)(list(words or []), json_out or _state["json"])
 
 
 @app.command()
@@ -195,7 +196,9 @@ CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (promp
                        "Default: the model's maximum, capped at 8192.")
 PROMPT = typer.Option(None, "--prompt", help="Tokens of the longest prompt, e.g. 2k (default: the whole context): the "
                       "prefill's working memory follows it, the KV cache the context.")
-BATCH = typer.Option(1, "--batch", "-b", help="Sequences at once.")
+BATCH = typer.Option(1, "--batch", "-b", help="Sequences (or images) at once.")
+IMAGE_SIZE = typer.Option(None, "--image-size", help="Vision models: the input size in pixels, 640 or WIDTHxHEIGHT "
+                          "such as 1280x720 (default: the model's own size).")
 PLACEMENT = typer.Option("auto", "--placement", help="The layout you will run: auto, single-gpu, tensor-parallel, "
                          "layer-split, offload or cpu (the plan and its per-device figures are for that layout).")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
@@ -216,6 +219,8 @@ EXTEND = flag("--extend-context", help="Allow --context beyond the model's train
 METHOD = typer.Option("detailed", "--method", help="detailed (component by component) or rule-of-thumb (params × bytes × 2).")
 HARDWARE = typer.Option(None, "--hardware", envvar="ADVISOR_HARDWARE", autocompletion=completion.snapshot_files,
                         help="Decide on a snapshot file from another machine (advisor probe --json). Env: ADVISOR_HARDWARE.")
+WHATIF_DEVICE = typer.Option(None, "--device", help='What-if edge or NPU target from the device table, e.g. "Coral '
+                             'Edge TPU (USB)", "Hailo-8", "Raspberry Pi 5 8GB" (advisor gpus --devices lists it).')
 WHATIF_GPU = typer.Option(None, "--gpu", autocompletion=completion.gpu_names,
                           help='What-if GPUs from the table, e.g. "RTX 4090" or "2xH100" (advisor gpus lists it).')
 UTIL = typer.Option(None, "--gpu-memory-utilization", help="The engine's memory flag: vLLM's share of the total, "
@@ -229,10 +234,12 @@ def fit(
     models: list[str] = typer.Argument(..., autocompletion=completion.models,
                                       help="One or more models: catalog names, HF repo ids, directories, .gguf or "
                                       ".safetensors files."),
-    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
+    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
+    image_size: str | None = IMAGE_SIZE, mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
     gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
+    device: str | None = WHATIF_DEVICE,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
     json_out: bool = flag("--json", help="Print the result as JSON."),
@@ -256,7 +263,7 @@ def fit(
                                       gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                       gpu_memory_utilization=gpu_memory_utilization,
                                       allow_approximate=allow_approximate, extend_context=extend_context,
-                                      placement=placement))
+                                      placement=placement, image_size=image_size, device=device))
     if fmt.lower() == "tsv":
         from advisor.commands.fit import run_fit_tsv
 
@@ -265,7 +272,7 @@ def fit(
                                      gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                      gpu_memory_utilization=gpu_memory_utilization,
                                      allow_approximate=allow_approximate, extend_context=extend_context,
-                                     placement=placement))
+                                     placement=placement, image_size=image_size, device=device))
     if fmt.lower() not in ("text", "json"):
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, tsv, html)")
     raise typer.Exit(run_fit(list(models), json_out or _state["json"] or fmt.lower() == "json", verbose,
@@ -274,17 +281,19 @@ def fit(
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement))
+                             placement=placement, image_size=image_size, device=device))
 
 
 @app.command()
 @handles_errors
 def check(
     model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
-    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH, mode: str = MODE,
+    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
+    image_size: str | None = IMAGE_SIZE, mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
     gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
+    device: str | None = WHATIF_DEVICE,
     gpu_memory_utilization: float | None = UTIL, allow_approximate: bool = APPROX, extend_context: bool = EXTEND,
     offline: bool = OFFLINE,
     fmt: str = typer.Option("text", "--format", "-f", help="text, json or env (shell assignments for eval; eval "
@@ -309,7 +318,7 @@ def check(
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement))
+                             placement=placement, image_size=image_size, device=device))
 
 
 @app.command()

@@ -32,6 +32,24 @@ def parse_context(text: str | int | None, option: str = "--context") -> int | No
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
 
 
+def parse_image_size(value: str | int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """ "640" -> (640, 640); "640x480" (width x height, as people write screen sizes) -> (480, 640) as (H, W)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return (int(value[0]), int(value[1]))
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"(\d{1,6})(?:\s*[x×*,]\s*(\d{1,6}))?", text) if len(text) <= 20 else None
+    if not m:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise BadInputError(f"--image-size: not an image size: {shown!r} (e.g. 640, or 1280x720 as width x height)")
+    width = int(m.group(1))
+    height = int(m.group(2)) if m.group(2) else width
+    return (height, width)
+
+
 def parse_headroom(text: str | None) -> int | float | None:
     """ "2GiB" -> bytes; "15%" -> a fraction; None -> the default rule."""
     if text is None:
@@ -84,7 +102,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                   gpus: str | int | Iterable[int | str] | None = None,
                   method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
                   gradient_checkpointing: bool = True, allow_approximate: bool = False, extend_context: bool = False,
-                  placement: str = "auto", **unknown: Any) -> Asked:
+                  placement: str = "auto", image_size: str | int | tuple[int, int] | None = None,
+                  **unknown: Any) -> Asked:
     """Validate every option; raise one BadInputError naming the first problem.
 
     Raises:
@@ -92,9 +111,10 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     """
     if unknown:
         raise BadInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    from rules import engines
+    from rules import engines, runtimes
 
     engine = engines.canonical(engine)
+    engine = engine if engine in engines.REGISTRY else runtimes.canonical(engine)
     if mode not in MODES:
         raise BadInputError(f"--mode: unknown mode {mode!r} (choose from {', '.join(MODES)})")
     placement = (placement or "auto").lower()
@@ -109,12 +129,12 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                       devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,
                       allow_approximate=bool(allow_approximate), extend_context=bool(extend_context),
-                      placement=placement)
+                      placement=placement, image_size=parse_image_size(image_size))
     problems = validate(request)
     if problems:
         raise BadInputError(problems[0])
     rows = lookup(precision) if precision != "auto" else ()
-    if engine != "auto" and rows and not any(engine in engines.running(p) for p in rows):
+    if engine in engines.REGISTRY and rows and not any(engine in engines.running(p) for p in rows):
         runs_on = sorted({e for p in rows for e in engines.running(p)})
         raise BadInputError(f"--precision {precision} does not run on {engine} (it runs on {', '.join(runs_on)})")
     if mode == "qlora" and precision not in ("auto", "nf4", "int4", "4bit"):
@@ -133,7 +153,7 @@ def with_headroom_fraction(snapshot: Snapshot, asked: Asked) -> Request:
 
 
 def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None, with_torch: bool = False,
-             base: Snapshot | None = None) -> Snapshot:
+             base: Snapshot | None = None, device: str | None = None) -> Snapshot:
     """The snapshot to decide on: `base`, a file, or this machine; optionally with what-if GPUs from the table.
 
     Raises:
@@ -164,4 +184,27 @@ def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None,
         if not 1 <= count <= 64:
             raise BadInputError(f"--gpu: {count} GPUs is out of range (1-64)")
         snap = with_what_if_gpus(snap, entry, count)
+    if device:
+        snap = _with_device(snap, device)
     return snap
+
+
+def _with_device(snap: Snapshot, device: str) -> Snapshot:
+    """--device: an edge or NPU target from rules/data/edge_devices.json on this (or the --hardware) machine."""
+    from rules import edge_devices
+
+    if len(device) > 200:
+        raise BadInputError("--device: too long (a device name, e.g. \"Coral Edge TPU (USB)\"; advisor gpus --devices)")
+    entry = edge_devices.find(device)
+    if entry is None:
+        close = edge_devices.near(device)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise BadInputError(f"--device: {device!r} is not in the device table{hint}; advisor gpus --devices lists it")
+    if entry.get("gpu"):
+        from rules.gpu_table import find_gpu, with_what_if_gpus
+
+        gpu_entry = find_gpu(entry["gpu"])
+        if gpu_entry is None:  # the two tables are kept together; a test holds them in step
+            raise BadInputError(f"--device: {entry['name']} names GPU {entry['gpu']!r}, not in the GPU table")
+        return with_what_if_gpus(snap, gpu_entry, 1)
+    return edge_devices.with_device(snap, entry)

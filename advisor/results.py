@@ -83,7 +83,7 @@ class FitResult(Outcome, _Header):
             approx = " (APPROXIMATE: the model's size is an estimate)" if p.approximate else ""
             return (f"{self.model.name} fits{approx}: {p.precision} with {p.engine} ({p.placement}; "
                     f"{SPEED_CLASS_TEXT[p.speed_class]}) on {where}, needs {needs_text(p.memory)}, "
-                    f"largest context {p.max_context or p.context:,} tokens")
+                    f"{capacity_text(p)}")
         asked = [f"{k} {v}" for k, v in (("precision", self.request.precision), ("engine", self.request.engine))
                  if v != "auto"]
         how = f" at {', '.join(asked)}" if asked else ""
@@ -99,7 +99,8 @@ class FitResult(Outcome, _Header):
 
     @staticmethod
     def _device_names(plan: Plan) -> list[str]:
-        return ["CPU" if u.kind == "cpu" else f"GPU {u.device[4:]} ({u.name})" for u in plan.per_device]
+        return ["CPU" if u.kind == "cpu" else (u.name if u.kind == "accelerator" else f"GPU {u.device[4:]} ({u.name})")
+                for u in plan.per_device]
 
     def env(self) -> str:
         """Shell assignments, every value quoted, then `(exit N)`: `eval "$(advisor check ... --format env)"`
@@ -116,21 +117,44 @@ class FitResult(Outcome, _Header):
             "ADVISOR_ENGINE": p.engine if usable and p else "",
             "ADVISOR_PLACEMENT": p.placement if usable and p else "",
             "ADVISOR_SPEED_CLASS": p.speed_class if usable and p else "",
-            "ADVISOR_CONTEXT": p.context if p else self.request.context or "",
+            "ADVISOR_CONTEXT": (p.context or "") if p else self.request.context or "",
             "ADVISOR_MAX_CONTEXT": (p.max_context or "") if usable and p else "",
+            "ADVISOR_BATCH": p.batch if p else self.request.batch,
+            "ADVISOR_IMAGE_SIZE": f"{p.image_size[1]}x{p.image_size[0]}" if p and p.image_size else "",
+            "ADVISOR_MAX_BATCH": (p.max_batch or "") if usable and p else "",
             "ADVISOR_CUDA_VISIBLE_DEVICES": (p.cuda_visible_devices or "") if usable and p else "",
             "ADVISOR_CUDA_DEVICE_ORDER": (p.cuda_device_order or "") if usable and p else "",
             "ADVISOR_TENSOR_PARALLEL_SIZE": (p.tensor_parallel_size or "") if usable and p else "",
             "ADVISOR_GPU_MEMORY_UTILIZATION": f"{p.gpu_memory_utilization:.2f}" if usable and p and p.gpu_memory_utilization
             else "",
             "ADVISOR_GPU_LAYERS": (p.gpu_layers if p.gpu_layers is not None else "") if usable and p else "",
-            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p else "",
+            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p and p.workload != "vision" else "",
             "ADVISOR_TOTAL_BYTES": p.memory.total_bytes if p else "",
             "ADVISOR_COMMAND": (self.settings or {}).get("command", "") if usable and self.settings else "",
             "ADVISOR_NOTE": ((self.settings or {}).get("note") or "") if usable else "",
             "ADVISOR_REASON": self.reason(),
         }
         return env_lines(values, self.exit_code)
+
+
+def capacity_text(plan: Plan) -> str:
+    """What the plan leaves room for: the largest context (token LLMs) or batch (vision models)."""
+    if plan.workload == "vision" and plan.image_size:
+        h, w = plan.image_size
+        if plan.placement == "accelerator" and plan.max_batch == 1:
+            return f"one image per invocation at {w}x{h}"
+        return f"largest batch {plan.max_batch or plan.batch:,} at {w}x{h}"
+    return f"largest context {plan.max_context or plan.context or 0:,} tokens"
+
+
+def request_text(request: Any, plan: Plan | None) -> str:
+    """The request as people read it: "inference, context 8,192 tokens, batch 1" or "inference, image 640x640..."."""
+    size = request.image_size or (plan.image_size if plan else None)
+    if size:
+        return f"{request.mode}, image {size[1]}x{size[0]}, batch {request.batch}"
+    if request.context is not None:
+        return f"{request.mode}, context {request.context:,} tokens, batch {request.batch}"
+    return f"{request.mode}, batch {request.batch}"
 
 
 def needs_text(memory: Any) -> str:
@@ -145,7 +169,8 @@ def needs_text(memory: Any) -> str:
 
 ENV_KEYS = ("ADVISOR_FITS", "ADVISOR_EXIT_CODE", "ADVISOR_MODEL", "ADVISOR_APPROXIMATE", "ADVISOR_PRECISION",
             "ADVISOR_TORCH_DTYPE", "ADVISOR_ENGINE", "ADVISOR_PLACEMENT", "ADVISOR_SPEED_CLASS", "ADVISOR_CONTEXT",
-            "ADVISOR_MAX_CONTEXT", "ADVISOR_CUDA_VISIBLE_DEVICES", "ADVISOR_CUDA_DEVICE_ORDER",
+            "ADVISOR_MAX_CONTEXT", "ADVISOR_BATCH", "ADVISOR_IMAGE_SIZE", "ADVISOR_MAX_BATCH",
+            "ADVISOR_CUDA_VISIBLE_DEVICES", "ADVISOR_CUDA_DEVICE_ORDER",
             "ADVISOR_TENSOR_PARALLEL_SIZE", "ADVISOR_GPU_MEMORY_UTILIZATION", "ADVISOR_GPU_LAYERS",
             "ADVISOR_KV_CACHE_DTYPE", "ADVISOR_TOTAL_BYTES", "ADVISOR_COMMAND", "ADVISOR_NOTE", "ADVISOR_REASON")
 
@@ -168,6 +193,9 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
     from rules.units import gib
 
     what_if = any((g.uuid or "").startswith("WHATIF-") for g in snapshot.gpus)
+    board = (snapshot.cpu.model or "").removesuffix(" (what-if)") if (snapshot.cpu.model or "").endswith(
+        " (what-if)") and not snapshot.gpus else None
+    extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)")]
     gpus = [{"index": g.index, "name": g.name, "memory_total_bytes": g.memory_total_bytes,
              "memory_free_bytes": g.memory_free_bytes, "compute_capability": g.compute_capability} for g in snapshot.gpus]
     counts: dict[str, int] = {}
@@ -183,7 +211,10 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
         line = (f"{snapshot.host.hostname} (what-if): {gpu_text}; unified memory: GPU and CPU share "
                 f"{gib(mem.total_bytes)} ({gib(avail)} usable)")
     else:
-        line = f"{snapshot.host.hostname}{' (what-if)' if what_if else ''}: {gpu_text}, RAM {gib(avail)} available"
+        host = f"{board} (what-if)" if board else snapshot.host.hostname + (" (what-if)" if what_if else "")
+        line = f"{host}: {gpu_text}, RAM {gib(avail)} available"
+    if extra:
+        line += f"; {', '.join(extra)}"
     return HardwareSummary(hostname=snapshot.host.hostname, what_if=what_if, gpus=gpus, ram_total_bytes=mem.total_bytes,
                            ram_available_bytes=avail, line=line)
 

@@ -1,6 +1,6 @@
 """Accelerators other than NVIDIA GPUs, detected by presence (device nodes, sysfs, environment).
 
-No memory advice is given for these yet; the snapshot says they are there and what is known.
+The vision workload plans for the NPUs and Edge TPUs found here (rules/workloads/vision.py); AMD GPUs are reported.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from probes.schema import AcceleratorsSection, OtherAccelerator
 
 _TPU_ENV = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "TPU_SKIP_MDS_QUERY", "TPU_CHIPS_PER_HOST_BOUNDS")
 _AMD_VENDOR = "0x1002"
+# Coral USB Accelerator: 1a6e:089a before libedgetpu loads its firmware, 18d1:9302 after (libedgetpu's udev rules)
+_CORAL_USB = {("1a6e", "089a"), ("18d1", "9302")}
 
 
 def _read(path: Path) -> str | None:
@@ -66,6 +68,15 @@ def probe_accelerators(
     if dev.is_dir():
         for node in sorted(dev.glob("apex_*")):
             found.append(OtherAccelerator(kind="edge-tpu", name="Coral Edge TPU (PCIe)", path=f"/dev/{node.name}"))
+        for node in sorted(dev.glob("hailo[0-9]*")):  # HailoRT's PCIe driver (hailo_pci) creates /dev/hailoN
+            found.append(OtherAccelerator(kind="hailo", name="Hailo (PCIe)", path=f"/dev/{node.name}"))
+    usb = root / "sys" / "bus" / "usb" / "devices"
+    if usb.is_dir():
+        for node in sorted(usb.iterdir()):
+            ids = (_read(node / "idVendor"), _read(node / "idProduct"))
+            if ids in _CORAL_USB:
+                found.append(OtherAccelerator(kind="edge-tpu", name="Coral Edge TPU (USB)",
+                                              path=f"/sys/bus/usb/devices/{node.name}"))
 
     if system == "Darwin" and machine == "arm64":
         found.append(OtherAccelerator(kind="apple-neural-engine", name="Apple Neural Engine"))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["inference", "finetune", "lora", "qlora"]
-Placement = Literal["single-gpu", "tensor-parallel", "layer-split", "fsdp", "offload", "cpu", "unified"]
+Placement = Literal["single-gpu", "tensor-parallel", "layer-split", "fsdp", "offload", "cpu", "unified", "accelerator"]
 
 
 class _Frozen(BaseModel):
@@ -39,6 +39,8 @@ class Request(_Frozen):
     quality_floor: int | None = Field(None, description="Only precisions of this quality rank or below (the joint "
                                       "placement's search for a common quality)")
     extend_context: bool = Field(False, description="Allow a context beyond the model's trained maximum (rope scaling)")
+    image_size: tuple[int, int] | None = Field(None, description="Vision models: (height, width) in pixels; None: "
+                                               "the model's own size")
 
 
 class Memory(_Frozen):
@@ -54,7 +56,7 @@ class Memory(_Frozen):
 class DeviceUse(_Frozen):
     device: str = Field(description='"gpu:<nvml index>" or "cpu"')
     name: str
-    kind: Literal["gpu", "cpu"]
+    kind: Literal["gpu", "cpu", "accelerator"]
     index: int | None = None
     memory: Memory
     free_bytes: int | None
@@ -75,7 +77,10 @@ class Plan(_Frozen):
     cuda_device_order: str | None = Field(None, description="What to export as CUDA_DEVICE_ORDER: PCI_BUS_ID makes "
                                           "CUDA's indices NVML's, whatever the caller's environment says")
     mode: Mode
-    context: int
+    workload: str = Field("text-generation", description="The kind of model the plan is for (rules/kinds.py)")
+    context: int | None = Field(description="Tokens per sequence (None for models that take no tokens)")
+    image_size: tuple[int, int] | None = Field(None, description="Vision plans: (height, width) in pixels")
+    max_batch: int | None = Field(None, description="Vision plans: the largest batch that fits at this image size")
     prompt: int | None = Field(None, description="The longest prompt the plan was sized for (None: the context)")
     batch: int
     kv_dtype: str
@@ -85,8 +90,9 @@ class Plan(_Frozen):
     max_context: int | None = None
     quality_rank: int
     speed_rank: int
-    speed_class: Literal["all-gpu", "offload", "cpu"] = Field("all-gpu", description="all on GPU, GPU + CPU offload, "
-                                                              "or CPU only: the expected speed class")
+    speed_class: Literal["all-gpu", "offload", "cpu", "accelerator"] = Field(
+        "all-gpu", description="all on GPU, GPU + CPU offload, CPU only, or an accelerator (NPU, Edge TPU) fed by "
+        "its host: the expected speed class")
     headroom_fraction: float = Field(description="Smallest share of a device's budget left unused")
     gpu_layers: int | None = None
     total_layers: int | None = None
@@ -116,7 +122,7 @@ class Change(_Frozen):
     """One change that would make the model fit."""
 
     kind: Literal["context", "kv-dtype", "precision", "offload", "engine", "mode", "smaller-model", "bigger-gpu",
-                  "extend-context"]
+                  "extend-context", "batch", "image-size"]
     description: str
     plan: Plan | None = None
 

@@ -22,7 +22,7 @@ SPEED_RANK = {"single-gpu": 0, "tensor-parallel": 0, "unified": 0, "fsdp": 0, "l
 SPEED_CLASS: dict[str, SpeedClass] = {"single-gpu": "all-gpu", "tensor-parallel": "all-gpu", "unified": "all-gpu",
                                       "fsdp": "all-gpu", "layer-split": "all-gpu", "offload": "offload", "cpu": "cpu"}
 SPEED_CLASS_TEXT = {"all-gpu": "all on GPU", "offload": "GPU + CPU offload, several times slower",
-                    "cpu": "CPU only, slowest"}
+                    "cpu": "CPU only, slowest", "accelerator": "on the accelerator, fed by its host"}
 # Quality ranks (rules/precisions.py) at 4-bit or better: nf4, mxfp4, Q4_0, Q4_K_S, IQ4_XS are 5.
 FOUR_BIT_QUALITY_RANK = 5
 

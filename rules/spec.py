@@ -29,6 +29,25 @@ class Mla(BaseModel):
     q_lora_rank: int = 0
 
 
+class VisionShape(BaseModel):
+    """What sizes a vision model's forward: its live activations per image as a function of the pixels, traced
+    from the model's own definition (benchmarks/trace_vision.py), and the image sizes it takes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    library: Literal["torchvision", "ultralytics"]
+    builder: str = Field(description="What loads it: torchvision's builder name (resnet50) or ultralytics' weights "
+                         "file (yolov8x.pt)")
+    task: str = Field(description="classification, detection, segmentation, keypoints")
+    default_image_size: int
+    fixed_image_size: int | None = Field(None, description="The only size the model takes (torchvision ViTs)")
+    stride: int = Field(32, description="Image sides are rounded up to a multiple of this (the network's stride)")
+    elements: tuple[float, float, float] = Field(description="Live activation elements per image at the forward's "
+                                                 "peak: a + b*P + c*P^2, P = H*W pixels")
+    traced_max_pixels: int = Field(description="The largest traced H*W: beyond it the fit extrapolates")
+    source: str
+
+
 class ModelSpec(BaseModel):
     """A model, resolved. `exact` says whether the parameter counts are exact; `estimated` names every
     field that is an estimate."""
@@ -72,6 +91,7 @@ class ModelSpec(BaseModel):
     weight_bytes: int | None = Field(None, description="Bytes of the weights as stored, when files were read")
     bytes_by_dtype: dict[str, int] = Field(default_factory=dict)
     typical_activation_bytes: int | None = Field(None, description="Non-LLMs: a typical inference peak")
+    vision: VisionShape | None = Field(None, description="Vision models: the traced activation profile")
     notes: list[str] = Field(default_factory=list)
     citation: str | None = None
     pinned_precision: str | None = Field(None, description="The format the checkpoint ships in, when it is one "

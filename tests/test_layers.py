@@ -110,8 +110,11 @@ def test_engine_names_are_compared_only_in_the_registries():
 
 def test_every_engine_has_its_launcher_and_module():
     from advisor.launch import LAUNCHERS
+    from rules.runtimes import RUNTIMES
 
-    assert set(LAUNCHERS) == set(engines.REGISTRY)
+    assert set(LAUNCHERS) == set(engines.REGISTRY) | set(RUNTIMES)  # token-LLM engines and vision runtimes
+    assert not set(engines.REGISTRY) & set(RUNTIMES)
+    assert len({r.rank for r in RUNTIMES.values()}) == len(RUNTIMES)
     for name, engine in engines.REGISTRY.items():
         assert engine.name == name and engine.label and isinstance(engine.rank, int)
     assert len({e.rank for e in engines.REGISTRY.values()}) == len(engines.REGISTRY)  # one order, no ties

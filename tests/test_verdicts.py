@@ -447,8 +447,9 @@ def test_one_clean_one_liner(hosts):
 
 # --- the house: model kinds ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["YOLOv8n", "ResNet-50", "whisper-large-v3", "stable-diffusion-xl-base-1.0"])
+@pytest.mark.parametrize("name", ["whisper-large-v3", "stable-diffusion-xl-base-1.0"])
 def test_a_model_that_is_not_a_token_llm_gets_no_token_plan(hosts, name):
+    # (vision models have their own workload now: tests/test_vision.py)
     fit = run("fit", name, "--hardware", hosts["4090"])
     assert fit.returncode == 0
     for word in ("tokens", "KV cache", "AutoModelForCausalLM", "context"):

@@ -14,7 +14,7 @@ FORMATS = ("text", "json", "env")
 
 def _options(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(request options, hardware options) from the CLI's keyword arguments."""
-    hw = {"hardware": opts.pop("hardware", None), "gpu": opts.pop("gpu", None)}
+    hw = {"hardware": opts.pop("hardware", None), "gpu": opts.pop("gpu", None), "device": opts.pop("device", None)}
     return opts, hw
 
 
@@ -101,7 +101,7 @@ def run_fit_html(models: list[str], output: Any, **opts: Any) -> int:
 def _snapshot(hw: dict[str, Any]) -> Any:
     from advisor.requests import hardware
 
-    return hardware(hardware_file=hw["hardware"], gpu=hw["gpu"])
+    return hardware(hardware_file=hw["hardware"], gpu=hw["gpu"], device=hw.get("device"))
 
 
 def run_check(model: str, fmt: str, json_out: bool, **opts: Any) -> int:

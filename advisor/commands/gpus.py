@@ -13,6 +13,41 @@ def _matches(entry: dict[str, Any], words: list[str]) -> bool:
     return all(w.lower() in text or re.sub(r"[^a-z0-9]", "", w.lower()) in squashed for w in words)
 
 
+def run_devices(words: list[str], json_out: bool) -> None:
+    """The edge and NPU targets that --device names (rules/data/edge_devices.json)."""
+    from advisor.errors import BadInputError
+    from advisor.output import console, emit_json
+    from rules.edge_devices import table as devices
+
+    rows = [e for e in devices() if _matches(e, words)]
+    if json_out:
+        keep = ("name", "aliases", "accelerator", "board", "gpu", "onchip_sram_bytes", "precisions", "tops_int8",
+                "engines", "memory_note", "sources")
+        emit_json(json.dumps({"schema_version": "1.0", "devices": [{k: e.get(k) for k in keep} for e in rows]},
+                             indent=2))
+        return
+    if not rows:
+        raise BadInputError(f"no device in the table matches {' '.join(words)!r}; advisor gpus --devices lists them")
+    from rich.table import Table
+
+    table = Table(title=f"Edge and NPU targets ({len(rows)} of {len(devices())})", title_justify="left",
+                  show_edge=False)
+    for col in ("name", "what", "memory", "precisions", "int8 TOPS"):
+        table.add_column(col, no_wrap=col in ("name", "memory"), justify="right" if col == "int8 TOPS" else "left")
+    for e in rows:
+        board = e.get("board") or {}
+        what = (f"board, {board.get('cpu_cores')} cores" if board else "") or e.get("accelerator") or "GPU (unified)"
+        if board and e.get("accelerator"):
+            what += f" + {e['accelerator']}"
+        memory = (f"{board['memory_bytes'] / 1024**3:.0f} GiB RAM" if board else
+                  f"{e['onchip_sram_bytes'] / 1024**2:.0f} MiB on chip" if e.get("onchip_sram_bytes") else "host RAM")
+        table.add_row(e["name"], what, memory, ", ".join(e.get("precisions", [])),
+                      str(e["tops_int8"]) if e.get("tops_int8") else "-")
+    console().print(table)
+    console().print('Use a name with --device, e.g. advisor fit ResNet-50 --device "Coral Edge TPU (USB)"; '
+                    "--json lists each fact's source.", style="dim")
+
+
 def run_gpus(words: list[str], json_out: bool) -> None:
     from advisor.errors import BadInputError
     from advisor.output import console, emit_json

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from advisor.launch import llamacpp, ollama, sglang, tensorrt_llm, transformers, vllm
+from advisor.launch import llamacpp, ollama, sglang, tensorrt_llm, transformers, vision, vllm
 from advisor.launch.common import Context, context_for
 from rules.plan import Plan
 from rules.spec import ModelSpec
@@ -19,6 +19,7 @@ LAUNCHERS: dict[str, Callable[[Plan, ModelSpec, Context], dict[str, Any]]] = {
     "transformers": transformers.settings,
     "llama.cpp": llamacpp.settings,
     "ollama": ollama.settings,
+    **vision.LAUNCHERS,  # the vision runtimes of rules/runtimes.py
 }
 
 

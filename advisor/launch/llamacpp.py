@@ -12,7 +12,7 @@ from rules.spec import ModelSpec
 
 def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     cache = cache_type(plan)
-    args = ["llama-server", "-m", gguf_file(spec, plan), "-c", str(plan.context * max(plan.batch, 1)),
+    args = ["llama-server", "-m", gguf_file(spec, plan), "-c", str((plan.context or 0) * max(plan.batch, 1)),
             "-ngl", gpu_layers_flag(plan)]
     if plan.batch > 1:
         args += ["-np", str(plan.batch)]

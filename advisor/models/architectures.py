@@ -24,7 +24,7 @@ class Arch:
     tied_default: bool = False
     lm_head_bias: bool = False
     positions_key: str | None = None  # learned absolute position embeddings
-    moe: str | None = None  # "mixtral" | "qwen" | "deepseek" | "gpt_oss" | "llama4" | "granite"
+    moe: str | None = None  # "mixtral" | "qwen" | "deepseek" | "gpt_oss" | "llama4" | "granite" | "nemotron_h"
     attention: str = "standard"  # "standard" | "mla"
     bias_keys: tuple[str, ...] = ()  # config keys that switch linear biases on (all of them)
     window: str | None = None  # how sliding-window attention is laid out (see count.sliding_layout)
@@ -83,12 +83,12 @@ ARCHITECTURES: dict[str, Arch] = {
     # State-space and hybrid models: a recurrent state per sequence instead of a KV cache on their mixer layers.
     "mamba": Arch("mamba", mlp="none", norms_per_layer=1, tied_default=True, layout="mamba"),
     "mamba2": Arch("mamba2", checked=False, mlp="none", norms_per_layer=1, layout="mamba2"),
-    "nemotron_h": Arch("nemotron_h", checked=False, mlp="plain", norms_per_layer=1, bias_keys=("attention_bias",),
+    "nemotron_h": Arch("nemotron_h", moe="nemotron_h", mlp="plain", norms_per_layer=1, bias_keys=("attention_bias",),
                        layout="nemotron_h"),
-    "granitemoehybrid": Arch("granitemoehybrid", checked=False, moe="granite", bias_keys=("attention_bias",), tied_default=True,
+    "granitemoehybrid": Arch("granitemoehybrid", moe="granite", bias_keys=("attention_bias",), tied_default=True,
                              layout="granitemoehybrid"),
-    "falcon_h1": Arch("falcon_h1", checked=False, bias_keys=("attention_bias",), layout="falcon_h1"),
-    "jamba": Arch("jamba", checked=False, moe="mixtral", layout="jamba"),
+    "falcon_h1": Arch("falcon_h1", bias_keys=("attention_bias",), layout="falcon_h1"),
+    "jamba": Arch("jamba", moe="mixtral", layout="jamba"),
     # RoBERTa and XLM-R: BERT's encoder with one token type and position ids offset by the padding index (the table
     # is max_position_embeddings long: 514, or 8194 for bge-m3); the classifier head has no pooler.
     "roberta": Arch("roberta", mlp="plain", norm="layer", qkv_bias=True, o_bias=True, mlp_bias=True, tied_default=True,

@@ -10,6 +10,7 @@ from advisor.models.count import count_config
 from advisor.models.spec import ModelSpec, spec_from_counted
 from rules.kinds import kind_from_modality
 from rules.names import NameIndex, load_package_list
+from rules.spec import VisionShape
 
 
 def normalize(name: str) -> str:
@@ -61,14 +62,18 @@ def _spec_for(name: str) -> ModelSpec:
     citation = entry.get("source")
     if entry.get("kind") == "other":
         exact = bool(entry.get("params_exact"))
+        profile = entry.get("activation_profile")
         return ModelSpec(
             name=entry["name"], source="catalog", location=f"catalog:{entry['name']}",
             kind=kind_from_modality(entry.get("modality")),
             family=entry.get("family"), modality=entry.get("modality", "vision"),
             params_total=entry["params"], params_active=entry["params"], exact=exact,
-            estimated=(["params_total"] if not exact else []) + ["typical_activation_bytes"],
-            typical_activation_bytes=entry.get("typical_activation_bytes"),
-            native_dtype="float32", notes=[n for n in [entry.get("activation_note")] if n], citation=citation,
+            estimated=(["params_total"] if not exact else []) + (["activations"] if profile else
+                                                                 ["typical_activation_bytes"]),
+            typical_activation_bytes=None if profile else entry.get("typical_activation_bytes"),
+            vision=_vision_shape(entry, profile) if profile else None,
+            native_dtype="float32", notes=[] if profile else [n for n in [entry.get("activation_note")] if n],
+            citation=citation,
         )
     config = entry["config"]
     counted = count_config(config, f"catalog:{entry['name']}")
@@ -82,6 +87,22 @@ def _spec_for(name: str) -> ModelSpec:
         notes=[n for n in [entry.get("note")] if n], citation=citation,
         kind="embedding" if entry.get("workload") == "embedding" else counted.kind,
     )
+
+
+def _vision_shape(entry: dict[str, Any], profile: dict[str, Any]) -> VisionShape:
+    """A vision entry's traced activation profile (benchmarks/trace_vision.py wrote it)."""
+    library = "ultralytics" if "ultralytics" in profile["source"] else "torchvision"
+    a, b, c = (float(v) for v in profile["elements_per_image"])
+    if library == "torchvision":
+        alias = next((a for a in entry.get("aliases", []) if a.startswith("torchvision.models.")), None)
+        builder = alias.rsplit(".", 1)[1] if alias else entry["name"].lower().replace("-", "")
+    else:
+        builder = next((a for a in entry.get("aliases", []) if a.endswith(".pt")), entry["name"].lower() + ".pt")
+    return VisionShape(library=library, builder=builder, task=entry.get("task") or "classification",
+                       default_image_size=entry.get("default_image_size") or 224,
+                       fixed_image_size=profile.get("fixed_image_size"), elements=(a, b, c),
+                       traced_max_pixels=max(t["image_size"] ** 2 for t in profile["traced"]),
+                       source=profile["source"])
 
 
 def featured() -> list[str]:

@@ -300,7 +300,8 @@ class Moe:
 def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, source: str) -> Moe:
     """The mixture of experts of one sparse layer, and which layers are sparse."""
     if arch.moe in ("mixtral", "gpt_oss", "granite"):
-        experts = _pos_int(cfg, "num_local_experts", source)
+        experts = _pos_int(cfg, "num_local_experts", source) or (
+            _pos_int(cfg, "num_experts", source) if arch.family == "jamba" else 0)  # Jamba's key
         top_k = _pos_int(cfg, "num_experts_per_tok", source) or _pos_int(cfg, "experts_per_token", source)
         size = 3 * h * inter + ((2 * inter + h) if arch.expert_bias else 0)
         router = h * experts + (experts if arch.router_bias else 0)
@@ -343,6 +344,17 @@ def _moe(cfg: dict[str, Any], arch: Arch, h: int, inter: int, n_layers: int, sou
         sparse = [bool(experts) and i in on for i in range(n_layers)]
         dense = _pos_int(cfg, "intermediate_size_mlp", source) or inter
         return Moe(experts, top_k, 3 * h * inter, 3 * h * inter, h * experts, tuple(sparse), dense)
+    if arch.moe == "nemotron_h":  # the "E" layers of the pattern: relu2 experts (up, down), one shared expert, a router
+        pattern = cfg.get("hybrid_override_pattern")
+        experts = _pos_int(cfg, "n_routed_experts", source) if isinstance(pattern, str) and "E" in pattern else 0
+        if not experts:
+            return Moe(sparse=(False,) * n_layers)
+        moe_inter = _pos_int(cfg, "moe_intermediate_size", source)
+        shared = 2 * h * _pos_int(cfg, "moe_shared_expert_intermediate_size", source) * _pos_int(
+            cfg, "n_shared_experts", source, 1)
+        # the router's e_score_correction_bias is not among the checkpoint's counted parameters (published total)
+        return Moe(experts, _pos_int(cfg, "num_experts_per_tok", source), 2 * h * moe_inter, shared, h * experts,
+                   tuple(c == "E" for c in str(pattern)), inter)
     return Moe(sparse=(False,) * n_layers)
 
 
@@ -376,9 +388,9 @@ def layer_layout(cfg: dict[str, Any], arch: Arch, n_layers: int, h: int, source:
         return Layout(("mixer",) * n_layers, ("none",) * n_layers, (), mamba2(cfg, h, "mamba2", source))
     if arch.layout == "nemotron_h":
         pattern = cfg.get("hybrid_override_pattern")
-        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-"):
-            raise BadInputError(f"{source}: nemotron_h needs hybrid_override_pattern with one of M, * or - per layer "
-                                "(MoE layers, E, are not counted yet)")
+        if not isinstance(pattern, str) or len(pattern) != n_layers or set(pattern) - set("M*-E"):
+            raise BadInputError(f"{source}: nemotron_h needs hybrid_override_pattern with one of M, *, - or E per "
+                                "layer")
         mixers = tuple("mixer" if c == "M" else "attention" if c == "*" else "none" for c in pattern)
         ffn = tuple("dense" if c == "-" else "sparse" if c == "E" else "none" for c in pattern)
         return Layout(mixers, ffn, (1,) * n_layers, mamba2(cfg, h, "nemotron_h", source))

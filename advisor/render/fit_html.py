@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from advisor.results import FitResult, needs_text
+from advisor.results import FitResult, capacity_text, needs_text
 from advisor.units import gib
 from rules.plan import DeviceUse
 from rules.ranking import SPEED_CLASS_TEXT
@@ -52,8 +52,8 @@ def to_html(result: FitResult) -> str:
         verdict = f'<p class="unknown" id="verdict"><b>cannot tell</b>: {escape(result.cannot_tell)}</p>'
     elif result.fits and plan is not None:
         verdict = (f'<p class="ok" id="verdict"><b>fits</b>: {escape(plan.precision)} with {escape(plan.engine)}, '
-                   f'{escape(plan.placement)} ({escape(SPEED_CLASS_TEXT[plan.speed_class])}); largest context '
-                   f'{plan.max_context or plan.context:,} tokens</p>')
+                   f'{escape(plan.placement)} ({escape(SPEED_CLASS_TEXT[plan.speed_class])}); '
+                   f'{escape(capacity_text(plan))}</p>')
     else:
         verdict = f'<p class="no" id="verdict"><b>does not fit</b>: {escape(result.reason())}</p>'
     body = [f"<h1>{escape(m.name)}: {m.params_total / 1e9:.2f} B parameters ({'exact' if m.exact else 'APPROXIMATE'})</h1>",

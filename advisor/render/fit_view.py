@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from advisor.results import FitResult, needs_text
+from advisor.results import FitResult, capacity_text, needs_text, request_text
 from rules.plan import DeviceUse, Plan
 from rules.ranking import SPEED_CLASS_TEXT
 from rules.units import gib
@@ -45,7 +45,16 @@ def device_bar(use: DeviceUse, width: int = BAR) -> Text:
 
 
 def _device_name(use: DeviceUse) -> str:
+    if use.kind == "accelerator":
+        return f"{use.name} (host RAM)"
     return "CPU RAM" if use.kind == "cpu" else f"GPU {use.device[4:]} {use.name}"
+
+
+def _room(plan: Plan) -> str:
+    """ "max context 32,768" / "max batch 64" for a runner-up."""
+    if plan.workload == "vision":
+        return f"max batch {plan.max_batch:,}" if plan.max_batch else "max batch ?"
+    return f"max context {plan.max_context:,}" if plan.max_context else "max context ?"
 
 
 def render_plan_memory(plan: Plan, console: Console) -> None:
@@ -58,7 +67,8 @@ def render_plan_memory(plan: Plan, console: Console) -> None:
         if use.reserved_bytes is not None:
             free += f"; {plan.engine} reserves {gib(use.reserved_bytes)}"
         m = use.memory
-        console.print(f"    {free}: weights {gib(m.weights_bytes, 2)}, KV cache {gib(m.kv_cache_bytes, 2)}, "
+        kv = f"KV cache {gib(m.kv_cache_bytes, 2)}, " if plan.workload != "vision" else ""
+        console.print(f"    {free}: weights {gib(m.weights_bytes, 2)}, {kv}"
                       f"activations {gib(m.activations_bytes, 2)}, runtime {gib(m.runtime_bytes, 2)}", style="dim")
 
 
@@ -88,11 +98,8 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
     active = f", {params_text(m.params_active)} active" if m.params_active != m.params_total else ""
     req = result.request
     console.print(Text(f"{m.name}: {params_text(m.params_total)} parameters ({exact}{active})", style="bold"))
-    if req.context is not None:
-        console.print(Text(f"{req.mode}, context {req.context:,} tokens, batch {req.batch}", style="dim"))
-    else:
-        console.print(Text(f"{req.mode}, batch {req.batch}", style="dim"))
     plan = result.plan
+    console.print(Text(request_text(req, plan), style="dim"))
     if result.cannot_tell:
         console.print(Text(f"? cannot tell: {result.cannot_tell}", style="bold yellow"), soft_wrap=True)
         if plan is not None:
@@ -103,7 +110,7 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         mark = "≈ fits (APPROXIMATE model): " if plan.approximate else "✔ fits: "
         verdict = Text(mark, style="bold yellow" if plan.approximate else "bold green")
         verdict.append(f"{plan.precision} with {plan.engine}, {plan.placement}", style="bold")
-        verdict.append(f" ({SPEED_CLASS_TEXT[plan.speed_class]}); largest context {plan.max_context or plan.context:,} tokens")
+        verdict.append(f" ({SPEED_CLASS_TEXT[plan.speed_class]}); {capacity_text(plan)}")
         console.print(verdict)
         verdict = Text(f"  quality: {plan.quality}", style="dim")
         console.print(verdict)
@@ -127,19 +134,19 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         # a narrow terminal: one line per runner-up, so no name or number is cut
         console.print(Text("Runners-up", style="bold"))
         for alt in result.alternatives:
-            ctx = f"{alt.max_context:,}" if alt.max_context else "?"
             console.print(f"  {alt.precision} / {alt.engine} ({alt.placement}, {alt.speed_class}): "
-                          f"{needs_text(alt.memory)}, max context {ctx}; {alt.quality.split(' (')[0].split(';')[0]}",
+                          f"{needs_text(alt.memory)}, {_room(alt)}; {alt.quality.split(' (')[0].split(';')[0]}",
                           soft_wrap=True, markup=False)
     elif result.alternatives:
         table = Table(title="Runners-up", title_justify="left", show_edge=False)
-        for col in ("precision", "engine", "placement", "speed", "needs", "max context", "quality"):
+        room = "max batch" if result.alternatives[0].workload == "vision" else "max context"
+        for col in ("precision", "engine", "placement", "speed", "needs", room, "quality"):
             # numbers and names stay whole; on a narrow terminal the quality words wrap instead
             table.add_column(col, no_wrap=col != "quality", min_width=len(col) if col != "quality" else None,
                              overflow="fold")
         for alt in result.alternatives:
             table.add_row(alt.precision, alt.engine, alt.placement, alt.speed_class, needs_text(alt.memory),
-                          f"{alt.max_context:,}" if alt.max_context else "?", alt.quality.split(" (")[0].split(";")[0])
+                          _room(alt).split(" ", 2)[-1], alt.quality.split(" (")[0].split(";")[0])
         console.print(table)
     if not result.fits and result.changes:
         console.print(Text("What would make it fit", style="bold"))

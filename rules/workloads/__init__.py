@@ -1,0 +1,100 @@
+"""One workload per kind of model, behind one interface: the request parameters it reads and its decision.
+
+Text generation (token LLMs, with their vision or audio towers) is rules/select.py; vision models are
+rules/workloads/vision.py. The other kinds (rules/kinds.py) say plainly that they are not modelled yet until their
+workload module is added here: adding a kind is one module with a `Workload` and one line in WORKLOADS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from probes.schema import Snapshot
+from rules import select
+from rules.kinds import KINDS, PARAMETERS, not_modelled
+from rules.plan import Recommendation, Request
+from rules.spec import ModelSpec
+from rules.workloads import vision
+
+
+class Workload(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def parameters(self) -> tuple[str, ...]:  # the request fields this kind reads
+        ...
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation: ...
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:  # options that do not apply to this kind
+        ...
+
+
+@dataclass(frozen=True)
+class TextGeneration:
+    kind: str = "text-generation"
+    parameters: tuple[str, ...] = ("context", "batch", "mode", "engine", "precision", "kv_dtype", "devices",
+                                   "extend_context")
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        return select.recommend(spec, snapshot, request, siblings=siblings)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        from rules import engines
+
+        if request.image_size is not None:
+            return [f"--image-size applies to vision models; {spec.name} is a token LLM (use --context and --prompt)"]
+        if request.engine != "auto" and request.engine not in engines.REGISTRY:
+            return [f"--engine {request.engine} runs vision models; for {spec.name} choose from auto, "
+                    f"{', '.join(engines.NAMES)}"]
+        return []
+
+
+@dataclass(frozen=True)
+class Vision:
+    kind: str = "vision"
+    parameters: tuple[str, ...] = ("image_size", "batch", "engine", "precision", "placement")
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        return vision.decide(spec, snapshot, request, siblings)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        return vision.problems(spec, request)
+
+
+@dataclass(frozen=True)
+class NotModelled:
+    kind: str
+    parameters: tuple[str, ...] = ()
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
+                 "exact": spec.exact, "source": spec.source, "max_context": None}
+        return not_modelled(spec, request, model)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        return []
+
+
+WORKLOADS: dict[str, Workload] = {**{k: NotModelled(k, (PARAMETERS[k],)) for k in KINDS if k != "text-generation"},
+                                  "text-generation": TextGeneration(), "vision": Vision()}
+
+
+def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
+           siblings: select.Siblings | None = None) -> Recommendation:
+    """The decision for any kind of model (its workload's).
+
+    Raises:
+        ValueError: an option that does not apply to this kind of model (e.g. --image-size for a token LLM).
+    """
+    workload = WORKLOADS[spec.kind]
+    problems = workload.problems(spec, request)
+    if problems:
+        raise ValueError(problems[0])
+    return workload.decide(spec, snapshot, request, siblings)
