@@ -328,7 +328,8 @@ def report(
                                                help="Snapshot files, directories of them, JSON-lines files, - for stdin."),
     db: Path | None = typer.Option(None, "--db", help="Report the newest snapshot of every host in this inventory."),
     model: list[str] | None = typer.Option(None, "--model", "-m", help="Add a hosts × models matrix (repeatable)."),
-    context: str | None = CONTEXT, batch: int = BATCH, mode: str = MODE, engine: str = ENGINE,
+    context: str | None = CONTEXT, batch: int = BATCH, image_size: str | None = IMAGE_SIZE, mode: str = MODE,
+    engine: str = ENGINE,
     precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
     fmt: str = typer.Option("rich", "--format", "-f", help="rich, csv, tsv, json, markdown or html."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically)."),
@@ -346,7 +347,7 @@ def report(
 
     fmt = "json" if json_out or _state["json"] else fmt
     raise typer.Exit(run_report(list(sources or []), db=db, models=list(model or []), fmt=fmt, output=output,
-                                stale_after=stale_after, context=context, batch=batch, mode=mode, engine=engine,
+                                stale_after=stale_after, context=context, batch=batch, image_size=image_size, mode=mode, engine=engine,
                                 precision=precision, kv_dtype=kv_dtype, headroom=headroom))
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from probes.schema import Snapshot
 from rules import engines
 from rules.devices import Device, Devices, usable_devices
-from rules.kinds import not_modelled
 from rules.memory import weight_split
 from rules.plan import Request
 from rules.precisions import Precision
@@ -158,8 +157,7 @@ class MatrixDecider:
 
     def decide(self, snapshot: Snapshot) -> Cell:
         if self.spec.kind != "text-generation":
-            why = not_modelled(self.spec, self.request, {}).cannot_tell or "not modelled"
-            return Cell(False, reason=why, cannot_tell=True)
+            return self._other_kind(snapshot)
         devs = usable_devices(snapshot, self.request)
         key = _fingerprint(devs, snapshot)
         cached = self._cache.get(key)
@@ -198,6 +196,24 @@ class MatrixDecider:
         if not devs.gpus and devs.cpu is None:
             return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
         return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget, devs))
+
+    def _other_kind(self, snapshot: Snapshot) -> Cell:
+        """A model that is not a token LLM: its own workload's decision (rules/workloads), as one cell."""
+        from rules.workloads import decide
+
+        try:
+            rec = decide(self.spec, snapshot, self.request)
+        except ValueError as exc:  # an option that does not apply to this kind (e.g. a token context)
+            return Cell(False, reason=str(exc))
+        if rec.cannot_tell:
+            return Cell(False, reason=rec.cannot_tell, cannot_tell=True)
+        plan = rec.plan
+        if rec.fits and plan is not None:
+            return Cell(True, plan.precision, plan.engine, plan.placement, tuple(plan.devices), plan.memory.total_bytes)
+        why = rec.rejected[0].reason if rec.rejected else "no plan runs on this host"
+        if rec.missing_bytes:
+            why = f"{gib(rec.missing_bytes)} short on the tightest device"
+        return Cell(False, reason=why)
 
     def _drafts(self, cache: list[list[_Candidate] | None], i: int, snapshot: Snapshot,
                 devs: Devices) -> list[_Candidate]:

@@ -81,9 +81,11 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("openvino", "OpenVINO", 4, (CPU, "intel-npu"), {CPU: ("fp32", "int8"), "intel-npu": ("fp16", "int8")},
             export="ov.convert_model / yolo export format=openvino",
             auto=False),
-    # LiteRT (TensorFlow Lite): CPU (fp32, fp16, int8) and the Coral Edge TPU, which runs only full-integer int8
+    # LiteRT (TensorFlow Lite): CPU (fp32, int8; a float16-quantized model is dequantized to float32 on the CPU,
+    # ai.google.dev/edge/litert/models/post_training_float16_quant, so it saves no memory there) and the Coral
+    # Edge TPU, which runs only full-integer int8
     # models compiled by edgetpu_compiler (coral.ai/docs/edgetpu/models-intro).
-    Runtime("litert", "LiteRT (TFLite)", 5, (CPU, "edge-tpu"), {CPU: ("fp32", "fp16", "int8"), "edge-tpu": ("int8",)},
+    Runtime("litert", "LiteRT (TFLite)", 5, (CPU, "edge-tpu"), {CPU: ("fp32", "int8"), "edge-tpu": ("int8",)},
             export="yolo export format=tflite int8=True / ai-edge-torch",
             auto=False),
     # Core ML on Apple silicon: the Neural Engine runs fp16 (and int8 weights) (apple.github.io/coremltools).

@@ -386,6 +386,11 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 rejected.append(Rejected(precision=p.name, engine=engine, reason=f"a {request.kv_dtype} KV cache is not "
                                          f"{eng.label}'s (it is {', '.join(takes)}'s)"))
                 continue
+            unsupported = eng.unsupported_reason(spec)
+            if unsupported:
+                if all(r.reason != unsupported for r in rejected):
+                    rejected.append(Rejected(precision=p.name, engine=engine, reason=unsupported))
+                continue
             job = P.Job(spec, p, engine, request, context, kv, joint)
             allowed = []
             seen: dict[tuple[object, ...], str | None] = {}

@@ -263,3 +263,28 @@ def test_options_that_do_not_apply_are_one_line_and_exit_2(args, needle, tmp_pat
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
+
+
+def test_cpu_runtimes_price_what_they_hold():
+    # LiteRT dequantizes a float16 model to float32 on the CPU, so fp16 is no plan there; int8 on CPU runtimes keeps
+    # float tensors between quantized operators, so its working memory is priced as fp32
+    rec = vision("YOLOv8n", batch=8)
+    plans = [p for p in [rec.plan, *rec.alternatives] if p]
+    assert not [p for p in plans if p.devices == ["cpu"] and p.precision == "fp16"]
+    asked = vision("YOLOv8n", batch=8, precision="int8", engine="onnxruntime")
+    fp32 = vision("YOLOv8n", batch=8, precision="fp32", engine="onnxruntime")
+    assert asked.plan is not None and fp32.plan is not None
+    assert asked.plan.memory.activations_bytes == fp32.plan.memory.activations_bytes
+    assert asked.plan.memory.weights_bytes * 4 == fp32.plan.memory.weights_bytes
+
+
+def test_python_api_and_fleet_report_plan_vision_models(gpu_file):
+    from advisor import api
+
+    result = api.recommend("yolo11n", hardware=gpu_file, image_size="1280x720", batch=4)
+    assert result.plan is not None and result.plan.image_size == (736, 1280)  # 720 rounds up to 736
+    report = runner.invoke(app, ["report", gpu_file, "-m", "YOLOv8x", "--image-size", "1280", "--batch", "16",
+                                 "--format", "json"])
+    cell = json.loads(report.stdout)["hosts"][0]["cells"]["YOLOv8x"]
+    assert cell["fits"] and (cell["precision"], cell["engine"], cell["placement"]) == ("fp16", "ultralytics",
+                                                                                      "single-gpu")

@@ -453,6 +453,8 @@ def check_counted(c: Counted, source: str) -> None:
 def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     model_type = cfg.get("model_type")
     text_cfg = cfg.get("text_config")
+    if model_type == "mllama":
+        return _mllama(cfg, source)
     if model_type in ("qwen2_vl", "qwen2_5_vl"):
         # Qwen2-VL and Qwen2.5-VL: a Qwen2 text model, its keys at the top level (older configs) or in text_config.
         base = text_cfg if isinstance(text_cfg, dict) else {k: v for k, v in cfg.items() if k != "vision_config"}
@@ -481,6 +483,33 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     archs = cfg.get("architectures")
     head = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
     return count_text(cfg, ARCHITECTURES[model_type], source, head)
+
+
+def _mllama(cfg: dict[str, Any], source: str) -> Counted:
+    """Llama 3.2 Vision (MllamaForConditionalGeneration): a Llama text model whose cross_attention_layers attend to
+    the image instead of the text (the same q/k/v/o and MLP shapes, plus q and k RMSNorms and two tanh gates), an
+    embedding table 8 rows longer than the head, and the vision encoder. The self-attention layers keep a KV cache
+    per token; the cross-attention layers keep the image's K and V, fixed per sequence (counted as its state)."""
+    text_cfg, vision_cfg = cfg.get("text_config"), cfg.get("vision_config")
+    if not isinstance(text_cfg, dict) or not isinstance(vision_cfg, dict):
+        raise BadInputError(f"{source}: mllama needs text_config and vision_config")
+    cross = text_cfg.get("cross_attention_layers")
+    n_layers = _pos_int(text_cfg, "num_hidden_layers", source)
+    if not isinstance(cross, list) or not all(isinstance(i, int) and 0 <= i < n_layers for i in cross):
+        raise BadInputError(f"{source}: text_config.cross_attention_layers must list layer indices below "
+                            f"num_hidden_layers ({n_layers})")
+    text = count_text({**text_cfg, "model_type": "llama",
+                       "tie_word_embeddings": cfg.get("tie_word_embeddings", text_cfg.get("tie_word_embeddings", False))},
+                      ARCHITECTURES["llama"], source)
+    groups = dict(text.groups)
+    groups["attention"] += len(cross) * (2 * text.head_dim + 2)  # q_norm, k_norm, attention and MLP gates
+    groups["embeddings"] += 8 * text.hidden  # embed_tokens has vocab_size + 8 rows
+    groups["vision"], groups["projector"] = towers.mllama(vision_cfg, text.hidden, source)
+    total = sum(groups.values())
+    image_kv = len(cross) * 2 * text.kv_heads * text.head_dim * towers.mllama_image_tokens(vision_cfg, source)
+    return Counted(**{**text.__dict__, "groups": groups, "total": total, "active": total,
+                      "kv_layers": tuple(i for i in range(n_layers) if i not in set(cross)),
+                      "state_elements": image_kv, "text_model_type": "mllama"})
 
 
 def _vision(cfg: dict[str, Any], vision_cfg: dict[str, Any], model_type: str, text_hidden: int,

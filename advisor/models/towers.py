@@ -112,3 +112,39 @@ def mistral3_projector(vision_hidden: int, text_hidden: int, merge: int, bias: b
     """Mistral3MultiModalProjector: an RMSNorm, the patch merger's linear over merge^2 patches, two linears."""
     return (vision_hidden + _linear(vision_hidden * merge * merge, vision_hidden, bias=False)
             + _linear(vision_hidden, text_hidden, bias) + _linear(text_hidden, text_hidden, bias))
+
+
+def mllama(cfg: dict[str, Any], text_hidden: int, source: str) -> tuple[int, int]:
+    """Llama 3.2 Vision's encoder (MllamaVisionModel: a patch conv without bias, a class embedding, the gated
+    position embedding with its per-aspect-ratio tile table, pre- and post-tile aspect-ratio embeddings with gates,
+    pre/post LayerNorms, the local transformer and the gated global transformer with biased MLPs) and its projector
+    (one biased linear from the concatenated intermediate layers to the text width). Returns (tower, projector)."""
+    vh = _size(cfg, "hidden_size", source)
+    inter = _size(cfg, "intermediate_size", source)
+    layers = _size(cfg, "num_hidden_layers", source)
+    global_layers = _size(cfg, "num_global_layers", source)
+    patch = _size(cfg, "patch_size", source, 14)
+    image = _size(cfg, "image_size", source, 560)
+    channels = _size(cfg, "num_channels", source, 3)
+    tiles = _size(cfg, "max_num_tiles", source, 4)
+    ratios = cfg.get("supported_aspect_ratios")
+    if not isinstance(ratios, list) or not ratios:
+        raise BadInputError(f"{source}: vision_config.supported_aspect_ratios must be a non-empty list")
+    ratio_ids = len(ratios) + 1  # id 0 is padding
+    positions = (image // patch) ** 2 + 1  # patches + the class token
+    embed = channels * patch * patch * vh + vh
+    embed += 1 + positions * vh + ratio_ids * tiles * positions * vh  # gated position + tile position tables
+    embed += 2 * (ratio_ids * tiles * vh + 1)  # pre- and post-tile aspect-ratio embeddings, each with a gate
+    embed += 2 * 2 * vh  # layernorm_pre, layernorm_post
+    per_layer = 4 * vh * vh + _linear(vh, inter) + _linear(inter, vh) + 2 * 2 * vh
+    indices = cfg.get("intermediate_layers_indices")
+    out_dim = _size(cfg, "vision_output_dim", source, vh * (len(indices) + 1) if isinstance(indices, list) else None)
+    tower = embed + layers * per_layer + global_layers * (per_layer + 2)
+    return tower, _linear(out_dim, text_hidden)
+
+
+def mllama_image_tokens(cfg: dict[str, Any], source: str) -> int:
+    """The vision tokens one image gives the text model's cross-attention: every tile's patches and class token."""
+    patch = _size(cfg, "patch_size", source, 14)
+    image = _size(cfg, "image_size", source, 560)
+    return _size(cfg, "max_num_tiles", source, 4) * ((image // patch) ** 2 + 1)

@@ -47,6 +47,13 @@ class Engine:
     memory_flag: ClassVar[str | None] = None  # the flag whose value `reserve` chooses
     offload_keeps_kv_on_gpu: ClassVar[bool] = False  # accelerate's offload: KV and activations stay on the GPU
 
+    # model types this engine does not run (ModelSpec.model_type or the counted text model's), with the reason
+    unsupported_model_types: ClassVar[dict[str, str]] = {}
+
+    def unsupported_reason(self, spec: ModelSpec) -> str | None:
+        why = self.unsupported_model_types.get(spec.model_type or "")
+        return f"{self.label} does not run {spec.model_type} models: {why}" if why else None
+
     def runs(self, precision: Precision) -> bool:
         return precision.name in self.precisions or precision.family in self.families
 

@@ -33,6 +33,10 @@ class LlamaCpp(Engine):
     runs_on_apple = True
     min_cc = (5, 0)
     families: ClassVar[frozenset[str]] = frozenset({"gguf"})
+    # convert_hf_to_gguf.py registers no MllamaForConditionalGeneration; Ollama runs Llama 3.2 Vision in its own
+    # engine (ollama.com/library/llama3.2-vision), so Ollama below clears this
+    unsupported_model_types: ClassVar[dict[str, str]] = {
+        "mllama": "llama.cpp has no Llama 3.2 Vision (cross-attention) support; Ollama runs it in its own engine"}
     kv_dtypes = ("fp16", "f16", "q8_0", "q4_0")
     smaller_kv_dtypes = ("q8_0",)
     layer_split = True
@@ -57,3 +61,4 @@ class Ollama(LlamaCpp):
     label = "Ollama"
     rank = 5
     auto = False
+    unsupported_model_types: ClassVar[dict[str, str]] = {}

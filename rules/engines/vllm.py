@@ -70,6 +70,10 @@ class ServingEngine(Engine):
         return self.extra_runtime + CUDA_CONTEXT_TORCH
 
 
+MLLAMA_GONE = ("Llama 3.2 Vision (MllamaForConditionalGeneration) ran only on vLLM's V0 engine (\"not supported by "
+               "the V1 Engine. Falling back to V0\", v0.9), and V0 was removed (vllm-project/vllm#25033, 2025-09)")
+
+
 class VLLM(ServingEngine):
     name = "vllm"
     label = "vLLM"
@@ -79,6 +83,7 @@ class VLLM(ServingEngine):
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
     kv_block_tokens = VLLM_BLOCK
+    unsupported_model_types: ClassVar[dict[str, str]] = {"mllama": MLLAMA_GONE}
     memory_flag = "--gpu-memory-utilization"
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
