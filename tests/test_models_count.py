@@ -212,3 +212,25 @@ def test_an_unchecked_architecture_is_approximate_and_says_why(tmp_path):
     spec = resolve(str(tmp_path))
     assert not spec.exact and "params_total" in spec.estimated
     assert "not yet checked against a published total" in approximate_reason(spec)
+
+
+def test_mllama_cross_attention_layers_keep_the_image_kv_not_token_kv():
+    entry = next(m for m in PUBLISHED if m["name"] == "Llama-3.2-11B-Vision-Instruct")
+    c = count_config(entry["config"], "mllama")
+    cross = entry["config"]["text_config"]["cross_attention_layers"]
+    assert c.kv_layers == tuple(i for i in range(40) if i not in cross) and len(c.kv_layers) == 32
+    # per cross-attention layer: K and V (8 heads x 128) of 4 tiles x (40 x 40 patches + a class token)
+    assert c.state_elements == 8 * 2 * 8 * 128 * 4 * (40 * 40 + 1)
+
+
+def test_an_engine_that_does_not_run_an_architecture_says_so():
+    from advisor.models import catalog
+    from rules.plan import Request
+    from rules.select import recommend
+    from tests.snapshots import rtx4090
+
+    spec = catalog.spec_for("Llama-3.2-11B-Vision-Instruct")
+    rec = recommend(spec, rtx4090(), Request(engine="vllm"))
+    assert not rec.fits and any("vLLM does not run mllama" in r.reason for r in rec.rejected)
+    best = recommend(spec, rtx4090(), Request())
+    assert best.fits and best.plan is not None and best.plan.engine not in ("vllm", "llama.cpp")
