@@ -197,6 +197,14 @@ CONTEXT = typer.Option(None, "--context", "-c", help="Tokens per sequence (promp
 PROMPT = typer.Option(None, "--prompt", help="Tokens of the longest prompt, e.g. 2k (default: the whole context): the "
                       "prefill's working memory follows it, the KV cache the context.")
 BATCH = typer.Option(1, "--batch", "-b", help="Sequences (or images) at once.")
+BEAMS = typer.Option(None, "--beams", help="Speech models: beam-search beams (default 1).")
+NEW_TOKENS = typer.Option(None, "--new-tokens", help="Speech models: tokens decoded per 30 s window (default: the "
+                          "most the model decodes, 444 for Whisper).")
+AUDIO = typer.Option(None, "--audio-length", help="Speech models: the audio's length, e.g. 90s, 10m or 1h (it is "
+                     "decoded in 30 s windows; --batch windows at once).")
+RESOLUTION = typer.Option(None, "--resolution", help="Diffusion models: the image to generate, 1024 or WIDTHxHEIGHT "
+                          "(default: the model's own; same as --image-size).")
+STEPS = typer.Option(None, "--steps", help="Diffusion models: denoising steps (time only; default 30).")
 IMAGE_SIZE = typer.Option(None, "--image-size", help="Vision models: the input size in pixels, 640 or WIDTHxHEIGHT "
                           "such as 1280x720 (default: the model's own size).")
 PLACEMENT = typer.Option("auto", "--placement", help="The layout you will run: auto, single-gpu, tensor-parallel, "
@@ -235,7 +243,9 @@ def fit(
                                       help="One or more models: catalog names, HF repo ids, directories, .gguf or "
                                       ".safetensors files."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
-    image_size: str | None = IMAGE_SIZE, mode: str = MODE,
+    image_size: str | None = IMAGE_SIZE, beams: int | None = BEAMS, new_tokens: int | None = NEW_TOKENS,
+    audio_length: str | None = AUDIO, resolution: str | None = RESOLUTION, steps: int | None = STEPS,
+    mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
     gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
@@ -263,7 +273,8 @@ def fit(
                                       gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                       gpu_memory_utilization=gpu_memory_utilization,
                                       allow_approximate=allow_approximate, extend_context=extend_context,
-                                      placement=placement, image_size=image_size, device=device))
+                                      placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             audio_length=audio_length, resolution=resolution, steps=steps, device=device))
     if fmt.lower() == "tsv":
         from advisor.commands.fit import run_fit_tsv
 
@@ -272,7 +283,8 @@ def fit(
                                      gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                      gpu_memory_utilization=gpu_memory_utilization,
                                      allow_approximate=allow_approximate, extend_context=extend_context,
-                                     placement=placement, image_size=image_size, device=device))
+                                     placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             audio_length=audio_length, resolution=resolution, steps=steps, device=device))
     if fmt.lower() not in ("text", "json"):
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, tsv, html)")
     raise typer.Exit(run_fit(list(models), json_out or _state["json"] or fmt.lower() == "json", verbose,
@@ -281,7 +293,8 @@ def fit(
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement, image_size=image_size, device=device))
+                             placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             audio_length=audio_length, resolution=resolution, steps=steps, device=device))
 
 
 @app.command()
@@ -289,7 +302,9 @@ def fit(
 def check(
     model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
-    image_size: str | None = IMAGE_SIZE, mode: str = MODE,
+    image_size: str | None = IMAGE_SIZE, beams: int | None = BEAMS, new_tokens: int | None = NEW_TOKENS,
+    audio_length: str | None = AUDIO, resolution: str | None = RESOLUTION, steps: int | None = STEPS,
+    mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
     gpus: str | None = GPUS, placement: str = PLACEMENT,
     method: str = METHOD, hardware: Path | None = HARDWARE, gpu: str | None = WHATIF_GPU,
@@ -318,7 +333,8 @@ def check(
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement, image_size=image_size, device=device))
+                             placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             audio_length=audio_length, resolution=resolution, steps=steps, device=device))
 
 
 @app.command()

@@ -32,6 +32,19 @@ def parse_context(text: str | int | None, option: str = "--context") -> int | No
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
 
 
+def parse_duration(value: str | int | None, option: str = "--audio-length") -> int | None:
+    """ "90", "90s", "10m", "1h30m" -> seconds."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"(?:(\d{1,4})h)?(?:(\d{1,6})m(?:in)?)?(?:(\d{1,8})s?)?", text) if len(text) <= 24 else None
+    if not m or not any(m.groups()):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise BadInputError(f"{option}: not a length of audio: {shown!r} (e.g. 90s, 10m or 1h30m)")
+    h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
 def parse_image_size(value: str | int | tuple[int, int] | None) -> tuple[int, int] | None:
     """ "640" -> (640, 640); "640x480" (width x height, as people write screen sizes) -> (480, 640) as (H, W)."""
     if value is None:
@@ -103,6 +116,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                   method: str = "detailed", gpu_memory_utilization: float | None = None, lora_rank: int = 16,
                   gradient_checkpointing: bool = True, allow_approximate: bool = False, extend_context: bool = False,
                   placement: str = "auto", image_size: str | int | tuple[int, int] | None = None,
+                  beams: int | None = None, new_tokens: int | None = None, audio_length: str | int | None = None,
+                  resolution: str | int | tuple[int, int] | None = None, steps: int | None = None,
                   **unknown: Any) -> Asked:
     """Validate every option; raise one BadInputError naming the first problem.
 
@@ -111,10 +126,13 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
     """
     if unknown:
         raise BadInputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    if image_size is not None and resolution is not None:
+        raise BadInputError("--image-size and --resolution name the same thing; give one")
     from rules import engines, runtimes
 
     engine = engines.canonical(engine)
     engine = engine if engine in engines.REGISTRY else runtimes.canonical(engine)
+    engine = runtimes.SPEECH_ALIASES.get(engine, engine)
     if mode not in MODES:
         raise BadInputError(f"--mode: unknown mode {mode!r} (choose from {', '.join(MODES)})")
     placement = (placement or "auto").lower()
@@ -129,7 +147,10 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                       devices=parse_gpus(gpus), method=method, gpu_memory_utilization=gpu_memory_utilization,
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,
                       allow_approximate=bool(allow_approximate), extend_context=bool(extend_context),
-                      placement=placement, image_size=parse_image_size(image_size))
+                      placement=placement,
+                      image_size=parse_image_size(image_size if image_size is not None else resolution), beams=beams,
+                      steps=steps,
+                      new_tokens=new_tokens, audio_seconds=parse_duration(audio_length))
     problems = validate(request)
     if problems:
         raise BadInputError(problems[0])

@@ -128,7 +128,7 @@ class FitResult(Outcome, _Header):
             "ADVISOR_GPU_MEMORY_UTILIZATION": f"{p.gpu_memory_utilization:.2f}" if usable and p and p.gpu_memory_utilization
             else "",
             "ADVISOR_GPU_LAYERS": (p.gpu_layers if p.gpu_layers is not None else "") if usable and p else "",
-            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p and p.workload != "vision" else "",
+            "ADVISOR_KV_CACHE_DTYPE": p.kv_dtype if usable and p and p.workload == "text-generation" else "",
             "ADVISOR_TOTAL_BYTES": p.memory.total_bytes if p else "",
             "ADVISOR_COMMAND": (self.settings or {}).get("command", "") if usable and self.settings else "",
             "ADVISOR_NOTE": ((self.settings or {}).get("note") or "") if usable else "",
@@ -139,17 +139,34 @@ class FitResult(Outcome, _Header):
 
 def capacity_text(plan: Plan) -> str:
     """What the plan leaves room for: the largest context (token LLMs) or batch (vision models)."""
+    if plan.workload == "diffusion" and plan.image_size:
+        h, w = plan.image_size
+        return f"largest batch {plan.max_batch or plan.batch:,} images at {w}x{h}"
     if plan.workload == "vision" and plan.image_size:
         h, w = plan.image_size
         if plan.placement == "accelerator" and plan.max_batch == 1:
             return f"one image per invocation at {w}x{h}"
         return f"largest batch {plan.max_batch or plan.batch:,} at {w}x{h}"
+    if plan.workload == "speech":
+        return f"largest batch {plan.max_batch or plan.batch:,} windows of 30 s"
+    if plan.workload == "embedding":
+        return f"largest batch {plan.max_batch or plan.batch:,} inputs of {plan.context or 0:,} tokens"
     return f"largest context {plan.max_context or plan.context or 0:,} tokens"
 
 
 def request_text(request: Any, plan: Plan | None) -> str:
     """The request as people read it: "inference, context 8,192 tokens, batch 1" or "inference, image 640x640..."."""
     size = request.image_size or (plan.image_size if plan else None)
+    if plan is not None and plan.workload == "diffusion" and plan.image_size:
+        tiling = ", VAE slicing and tiling" if plan.vae_tiling else ""
+        return (f"{request.mode}, {plan.image_size[1]}x{plan.image_size[0]} images, batch {request.batch}, "
+                f"{plan.steps} steps{tiling}")
+    if plan is not None and plan.workload == "embedding":
+        return f"{request.mode}, {plan.context or 0:,} tokens per input, batch {request.batch}"
+    if plan is not None and plan.workload == "speech":
+        audio = request.audio_seconds or 30
+        return (f"{request.mode}, {audio:,} s of audio in 30 s windows, batch {request.batch} windows, "
+                f"{plan.beams or 1} beam(s), {plan.new_tokens} new tokens per window")
     if size:
         return f"{request.mode}, image {size[1]}x{size[0]}, batch {request.batch}"
     if request.context is not None:

@@ -38,36 +38,10 @@ def working(row: dict[str, Any]) -> int:
 
 def calibrate(doc: dict[str, Any]) -> dict[str, Any]:
     """The CPU constants from the calibration half of `doc` (see the module docstring)."""
-    from statistics import median
+    from benchmarks.range_fit import fit_range
 
     calib = [r for r in doc["rows"] if r["model"] in doc["calibration_models"]]
-    process_typical: dict[str, int] = {}
-    process_worst: dict[str, int] = {}
-    for lib in sorted({r["library"] for r in calib}):
-        extra = [v - r["weight_bytes"] for r in calib if r["library"] == lib for v in r["rss_after_load_runs_bytes"]]
-        process_typical[lib] = int(median(extra))
-        process_worst[lib] = int(max(extra))
-    xs = [traced_bytes(r) for r in calib]
-    # typical: least squares of the median run's working memory (over the typical process and the weights)
-    ys = [median(r["peak_rss_inference_runs_bytes"]) - r["weight_bytes"] - process_typical[r["library"]] for r in calib]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    factor = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-    base = my - factor * mx
-    # worst: the holes allowance (k x traced + c) over the worst process that covers every run of every row with the
-    # smallest largest over-estimate (k on a 0.02 grid)
-    best: tuple[float, float, float] | None = None
-    for k100 in range(0, 101, 2):
-        k = k100 / 100
-        def typical(r: dict[str, Any], x: float, k: float = k) -> float:
-            return r["weight_bytes"] + process_worst[r["library"]] + (factor + k) * x + base
-        c = max(max(r["peak_rss_inference_runs_bytes"]) - typical(r, x) for r, x in zip(calib, xs, strict=True))
-        over = max((typical(r, x) + c) / max(r["peak_rss_inference_runs_bytes"]) - 1
-                   for r, x in zip(calib, xs, strict=True))
-        if best is None or over < best[0]:
-            best = (over, k, c)
-    assert best is not None
-    return {"factor": factor, "base": base, "holes_factor": best[1], "holes_base": best[2],
-            "process_typical": process_typical, "process_worst": process_worst}
+    return fit_range(calib, traced_bytes, "peak_rss_inference_runs_bytes", lambda r: r["library"])
 
 
 def main() -> int:

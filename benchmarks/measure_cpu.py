@@ -86,7 +86,6 @@ def build_model(config: Any, dtype: Any) -> Any:
     """The model with random weights, fast: built without transformers' (slow, per-tensor RNG) init, ties
     applied, then every parameter filled from a small pool of N(0, 0.02) values in the target dtype (no
     temporaries, so the resident size after loading is the weights', as after loading a checkpoint)."""
-    import torch
     import transformers
     from transformers.initialization import no_init_weights
 
@@ -95,6 +94,16 @@ def build_model(config: Any, dtype: Any) -> Any:
     net.tie_weights()
     if getattr(config, "tie_word_embeddings", False):
         assert net.get_output_embeddings().weight is net.get_input_embeddings().weight, "embeddings not tied"
+    fill_from_pool(net, dtype)
+    net.eval()
+    return net
+
+
+def fill_from_pool(net: Any, dtype: Any) -> None:
+    """Every parameter filled from a small pool of N(0, 0.02) values in `dtype`: no temporaries, so the resident
+    size after loading is the weights', as after loading a checkpoint."""
+    import torch
+
     gen = torch.Generator().manual_seed(0)
     pool = (torch.randn(1 << 20, generator=gen) * 0.02).to(dtype)
     with torch.no_grad():
@@ -103,8 +112,6 @@ def build_model(config: Any, dtype: Any) -> Any:
             for start in range(0, flat.numel(), pool.numel()):
                 n = min(pool.numel(), flat.numel() - start)
                 flat[start:start + n].copy_(pool[:n])
-    net.eval()
-    return net
 
 
 def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: int) -> dict[str, Any]:

@@ -41,6 +41,11 @@ class Request(_Frozen):
     extend_context: bool = Field(False, description="Allow a context beyond the model's trained maximum (rope scaling)")
     image_size: tuple[int, int] | None = Field(None, description="Vision models: (height, width) in pixels; None: "
                                                "the model's own size")
+    beams: int | None = Field(None, description="Speech models: beam-search beams (None: 1)")
+    new_tokens: int | None = Field(None, description="Speech models: tokens decoded per 30 s window (None: the most "
+                                   "the model decodes)")
+    audio_seconds: int | None = Field(None, description="Speech models: the audio's length (None: one 30 s window)")
+    steps: int | None = Field(None, description="Diffusion models: denoising steps (time only; None: 30)")
 
 
 class Memory(_Frozen):
@@ -80,7 +85,12 @@ class Plan(_Frozen):
     workload: str = Field("text-generation", description="The kind of model the plan is for (rules/kinds.py)")
     context: int | None = Field(description="Tokens per sequence (None for models that take no tokens)")
     image_size: tuple[int, int] | None = Field(None, description="Vision plans: (height, width) in pixels")
-    max_batch: int | None = Field(None, description="Vision plans: the largest batch that fits at this image size")
+    max_batch: int | None = Field(None, description="Vision and speech plans: the largest batch (images, 30 s "
+                                  "windows) that fits")
+    beams: int | None = Field(None, description="Speech plans: beam-search beams")
+    new_tokens: int | None = Field(None, description="Speech plans: tokens decoded per window")
+    steps: int | None = Field(None, description="Diffusion plans: denoising steps")
+    vae_tiling: bool | None = Field(None, description="Diffusion plans: the VAE decodes in tiles")
     prompt: int | None = Field(None, description="The longest prompt the plan was sized for (None: the context)")
     batch: int
     kv_dtype: str

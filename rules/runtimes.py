@@ -99,6 +99,32 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("qnn", "Qualcomm QNN", 8, ("qualcomm-npu",), {"qualcomm-npu": ("int8", "fp16")},
             export="yolo export format=onnx / torch.onnx.export, then QDQ int8 quantization", auto=False),
 )}
+@dataclass(frozen=True)
+class KindRuntime:
+    """A runtime of a one-device workload (speech, embedding: rules/workloads/onedevice.py)."""
+
+    name: str
+    label: str
+    rank: int
+    precisions: dict[str, tuple[str, ...]]  # target -> precisions
+    nvidia_only: bool = True  # its GPU path is CUDA
+    torch: bool = False  # a torch runtime: the plan names its torch dtype
+
+
+# transformers' pipeline / generate: fp16 or bf16 on GPUs, fp32 on CPUs. faster-whisper (CTranslate2): float16,
+# int8_float16 on CUDA GPUs; int8 and float32 on CPUs (github.com/SYSTRAN/faster-whisper, "compute_type").
+SPEECH_RUNTIMES: dict[str, KindRuntime] = {r.name: r for r in (
+    KindRuntime("transformers", "transformers", 0, {GPU: ("fp16", "bf16", "fp32"), CPU: ("fp32",)}, False, True),
+    KindRuntime("faster-whisper", "faster-whisper (CTranslate2)", 1, {GPU: ("fp16", "int8"), CPU: ("int8", "fp32")}),
+)}
+SPEECH_ALIASES = {"ctranslate2": "faster-whisper", "ct2": "faster-whisper", "fasterwhisper": "faster-whisper"}
+# sentence-transformers (on transformers): fp16 / bf16 on GPUs (model_kwargs={"torch_dtype": ...}), fp32 on CPUs;
+# it runs on Apple GPUs too (device="mps").
+EMBEDDING_RUNTIMES: dict[str, KindRuntime] = {r.name: r for r in (
+    KindRuntime("sentence-transformers", "sentence-transformers", 0, {GPU: ("fp16", "bf16", "fp32"), CPU: ("fp32",)},
+                False, True),
+)}
+
 NAMES = tuple(RUNTIMES)
 ALIASES = {"torch": "pytorch", "onnx": "onnxruntime", "ort": "onnxruntime", "trt": "tensorrt", "tflite": "litert",
            "tensorflow-lite": "litert", "edgetpu": "litert", "ov": "openvino", "hailo": "hailort", "yolo": "ultralytics"}

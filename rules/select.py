@@ -18,7 +18,7 @@ from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, KV_BYTES, Precision, lookup
 from rules.ranking import SPEED_RANK, plan_rank, speed_class
-from rules.runtimes import RUNTIMES
+from rules.runtimes import EMBEDDING_RUNTIMES, RUNTIMES, SPEECH_RUNTIMES
 from rules.spec import ModelSpec
 from rules.units import gib
 
@@ -44,9 +44,12 @@ def validate(request: Request) -> list[str]:
                         "the prompt and the generated tokens)")
     if not 1 <= request.batch <= 65536:
         problems.append(f"--batch must be between 1 and 65536 (got {request.batch})")
-    if request.engine != "auto" and request.engine not in engines.REGISTRY and request.engine not in RUNTIMES:
+    if (request.engine != "auto" and request.engine not in engines.REGISTRY and request.engine not in RUNTIMES
+            and request.engine not in SPEECH_RUNTIMES and request.engine not in EMBEDDING_RUNTIMES
+            and request.engine != "diffusers"):
         problems.append(f"unknown engine {request.engine!r} (choose from auto, {', '.join(engines.NAMES)}; for vision "
-                        f"models {', '.join(RUNTIMES)})")
+                        f"models {', '.join(RUNTIMES)}; for speech models {', '.join(SPEECH_RUNTIMES)}; for embedding models "
+                        f"{', '.join(EMBEDDING_RUNTIMES)}; for diffusion models diffusers)")
     if request.image_size is not None and not all(1 <= v <= 16384 for v in request.image_size):
         problems.append(f"--image-size sides must be between 1 and 16384 pixels (got {request.image_size})")
     if request.precision != "auto" and not lookup(request.precision):

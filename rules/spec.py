@@ -48,6 +48,44 @@ class VisionShape(BaseModel):
     source: str
 
 
+class DiffusionShape(BaseModel):
+    """A diffusion pipeline's parts: each component's parameters, and the denoiser step's and the VAE decode's live
+    activations per image, traced from their definitions (benchmarks/trace_diffusion.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    components: dict[str, int] = Field(description="Parameters per component (unet, vae, text_encoder, ...)")
+    denoiser: tuple[float, float, float] = Field(description="One latent's denoiser step: a + b*P + c*P^2 elements, "
+                                                 "P = output pixels (guidance runs two latents per image)")
+    vae_decode: tuple[float, float, float] = Field(description="One image's VAE decode, same form")
+    vae_upcast: bool = Field(False, description="The VAE decodes in fp32 whatever the pipeline's dtype "
+                             "(its config's force_upcast: SDXL)")
+    vae_tile: int = Field(512, description="VAE tiling's tile side in pixels (the VAE's sample_size)")
+    default_resolution: int
+    traced_max_pixels: int
+    repo: str | None = None
+    source: str
+
+
+class SpeechShape(BaseModel):
+    """A Whisper-style encoder-decoder's sizes: the working memory and caches follow from them
+    (rules/workloads/speech.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    d_model: int
+    encoder_layers: int
+    decoder_layers: int
+    encoder_attention_heads: int
+    decoder_attention_heads: int
+    encoder_ffn_dim: int
+    decoder_ffn_dim: int
+    vocab_size: int
+    num_mel_bins: int
+    max_source_positions: int = Field(description="Encoder frames per 30 s window (after the stride-2 conv)")
+    max_target_positions: int = Field(description="Decoder tokens per window, prompt included")
+
+
 class ModelSpec(BaseModel):
     """A model, resolved. `exact` says whether the parameter counts are exact; `estimated` names every
     field that is an estimate."""
@@ -92,6 +130,8 @@ class ModelSpec(BaseModel):
     bytes_by_dtype: dict[str, int] = Field(default_factory=dict)
     typical_activation_bytes: int | None = Field(None, description="Non-LLMs: a typical inference peak")
     vision: VisionShape | None = Field(None, description="Vision models: the traced activation profile")
+    speech: SpeechShape | None = Field(None, description="Speech encoder-decoders: their sizes")
+    diffusion: DiffusionShape | None = Field(None, description="Diffusion pipelines: components and traced stages")
     notes: list[str] = Field(default_factory=list)
     citation: str | None = None
     pinned_precision: str | None = Field(None, description="The format the checkpoint ships in, when it is one "

@@ -93,8 +93,10 @@ def test_catalog_is_data_with_sources():
     kinds = {e.get("kind", "llm") for e in entries}
     assert kinds == {"llm", "other"}
     others = {e["name"] for e in entries if e.get("kind") == "other"}
-    assert {"ResNet-50", "YOLOv8n", "YOLOv8x", "whisper-large-v3", "stable-diffusion-xl-base-1.0",
-            "clip-vit-large-patch14"} <= others
+    assert {"ResNet-50", "YOLOv8n", "YOLOv8x", "stable-diffusion-xl-base-1.0", "clip-vit-large-patch14"} <= others
+    # Whisper is stored as its config and counted (kind speech)
+    assert catalog.spec_for("whisper-large-v3").kind == "speech"
+    assert catalog.spec_for("whisper-large-v3").speech is not None
 
 
 @pytest.mark.parametrize(
@@ -234,3 +236,15 @@ def test_an_engine_that_does_not_run_an_architecture_says_so():
     assert not rec.fits and any("vLLM does not run mllama" in r.reason for r in rec.rejected)
     best = recommend(spec, rtx4090(), Request())
     assert best.fits and best.plan is not None and best.plan.engine not in ("vllm", "llama.cpp")
+
+
+def test_whisper_tiny_by_hand():
+    # d 384, 80 mel bins, 4 + 4 layers, FFN 1536, vocab 51,865, 1,500 source and 448 target positions
+    conv = (80 * 384 * 3 + 384) + (384 * 384 * 3 + 384)
+    attention = 4 * 384 * 384 + 3 * 384  # k_proj has no bias
+    mlp = 384 * 1536 + 1536 + 1536 * 384 + 384
+    encoder = conv + 1500 * 384 + 4 * (attention + mlp + 2 * 768) + 768
+    decoder = 448 * 384 + 4 * (2 * attention + mlp + 3 * 768) + 768
+    total = encoder + decoder + 51865 * 384  # proj_out is tied to the token embeddings
+    assert total == 37_760_640
+    assert catalog.spec_for("whisper-tiny").params_total == total

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from rules import edge_devices, runtimes
 from rules.plan import Request
 from rules.workloads import decide
 from rules.workloads.vision import per_image_elements
+from tests.cli_refusals import assert_refused
 from tests.snapshots import NO_GPU, gpu, machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -256,13 +256,7 @@ def test_tensorrt_settings_name_the_precision_and_shapes(gpu_file):
     (["YOLOv8n", "--device", "Coral Edge"], "closest: Coral"),
 ])
 def test_options_that_do_not_apply_are_one_line_and_exit_2(args, needle, tmp_path):
-    snap = tmp_path / "cpu.json"
-    snap.write_text(NO_GPU.to_json())
-    done = subprocess.run([sys.executable, "-m", "advisor", "check", *args, "--hardware", str(snap)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
+    assert_refused(args, needle, tmp_path)
 
 
 def test_cpu_runtimes_price_what_they_hold():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from advisor.launch import llamacpp, ollama, sglang, tensorrt_llm, transformers, vision, vllm
+from advisor.launch import diffusion, embedding, llamacpp, ollama, sglang, speech, tensorrt_llm, transformers, vision, vllm
 from advisor.launch.common import Context, context_for
 from rules.plan import Plan
 from rules.spec import ModelSpec
@@ -24,5 +24,7 @@ LAUNCHERS: dict[str, Callable[[Plan, ModelSpec, Context], dict[str, Any]]] = {
 
 
 def settings_for(plan: Plan, spec: ModelSpec) -> dict[str, Any]:
-    """What to type to run this plan (its engine's launcher)."""
-    return LAUNCHERS[plan.engine](plan, spec, context_for(plan, spec))
+    """What to type to run this plan (its engine's launcher; speech plans have their own)."""
+    table = {"speech": speech.LAUNCHERS, "embedding": embedding.LAUNCHERS,
+             "diffusion": diffusion.LAUNCHERS}.get(plan.workload, LAUNCHERS)
+    return table[plan.engine](plan, spec, context_for(plan, spec))

@@ -10,7 +10,7 @@ from advisor.models.count import count_config
 from advisor.models.spec import ModelSpec, spec_from_counted
 from rules.kinds import kind_from_modality
 from rules.names import NameIndex, load_package_list
-from rules.spec import VisionShape
+from rules.spec import DiffusionShape, VisionShape
 
 
 def normalize(name: str) -> str:
@@ -72,6 +72,7 @@ def _spec_for(name: str) -> ModelSpec:
                                                                  ["typical_activation_bytes"]),
             typical_activation_bytes=None if profile else entry.get("typical_activation_bytes"),
             vision=_vision_shape(entry, profile) if profile else None,
+            diffusion=_diffusion_shape(entry) if entry.get("diffusion_profile") else None,
             native_dtype="float32", notes=[] if profile else [n for n in [entry.get("activation_note")] if n],
             citation=citation,
         )
@@ -103,6 +104,24 @@ def _vision_shape(entry: dict[str, Any], profile: dict[str, Any]) -> VisionShape
                        fixed_image_size=profile.get("fixed_image_size"), elements=(a, b, c),
                        traced_max_pixels=max(t["image_size"] ** 2 for t in profile["traced"]),
                        source=profile["source"])
+
+
+def _diffusion_shape(entry: dict[str, Any]) -> DiffusionShape:
+    """A diffusion entry's components and traced stages (benchmarks/trace_diffusion.py wrote them)."""
+    profile = entry["diffusion_profile"]
+    comps = entry.get("components") or {}
+    vae_cfg = (comps.get("vae") or {}).get("config") or {}
+
+    def coef(stage: str) -> tuple[float, float, float]:
+        a, b, c = (float(v) for v in profile[stage]["elements_per_image"])
+        return a, b, c
+
+    return DiffusionShape(
+        components={k: int(v["params"]) for k, v in comps.items() if v.get("params")},
+        denoiser=coef("denoiser"), vae_decode=coef("vae_decode"), vae_upcast=bool(vae_cfg.get("force_upcast")),
+        vae_tile=int(vae_cfg.get("sample_size") or 512), default_resolution=int(profile["default_resolution"]),
+        traced_max_pixels=max(t["resolution"] ** 2 for t in profile["denoiser"]["traced"]),
+        repo=entry.get("hf_repo"), source=profile["source"])
 
 
 def featured() -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.errors import BadInputError
-from advisor.models import towers
+from advisor.models import speech, towers
 from advisor.models.architectures import ARCHITECTURES, KEYS, Arch
 from advisor.models.mixers import Mixer, gated_deltanet, mamba1, mamba2
 
@@ -42,6 +42,7 @@ class Counted:
     kind: str = "text-generation"  # encoders: "embedding"
     checked: bool = True  # the architecture's count is held to a published total (architectures.Arch.checked)
     state_elements: int = 0  # recurrent state per sequence, all layers (state-space and linear-attention layers)
+    speech: dict[str, int] | None = None  # encoder-decoder speech models: their sizes (advisor/models/speech.py)
 
 
 def pick(cfg: dict[str, Any], meaning: str, default: Any = None) -> Any:
@@ -455,6 +456,14 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     text_cfg = cfg.get("text_config")
     if model_type == "mllama":
         return _mllama(cfg, source)
+    if model_type == "whisper":
+        groups, s = speech.count(cfg, source)
+        total = sum(groups.values())
+        return Counted(total=total, active=total, groups=groups, layers=s["decoder_layers"], hidden=s["d_model"],
+                       heads=s["decoder_attention_heads"], kv_heads=s["decoder_attention_heads"],
+                       head_dim=s["d_model"] // s["decoder_attention_heads"], intermediate=s["decoder_ffn_dim"],
+                       vocab=s["vocab_size"], context=s["max_target_positions"], tied_embeddings=True,
+                       text_model_type="whisper", kind="speech", speech=s)
     if model_type in ("qwen2_vl", "qwen2_5_vl"):
         # Qwen2-VL and Qwen2.5-VL: a Qwen2 text model, its keys at the top level (older configs) or in text_config.
         base = text_cfg if isinstance(text_cfg, dict) else {k: v for k, v in cfg.items() if k != "vision_config"}

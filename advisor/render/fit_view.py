@@ -52,7 +52,7 @@ def _device_name(use: DeviceUse) -> str:
 
 def _room(plan: Plan) -> str:
     """ "max context 32,768" / "max batch 64" for a runner-up."""
-    if plan.workload == "vision":
+    if plan.workload in ("vision", "speech", "embedding", "diffusion"):
         return f"max batch {plan.max_batch:,}" if plan.max_batch else "max batch ?"
     return f"max context {plan.max_context:,}" if plan.max_context else "max context ?"
 
@@ -67,7 +67,7 @@ def render_plan_memory(plan: Plan, console: Console) -> None:
         if use.reserved_bytes is not None:
             free += f"; {plan.engine} reserves {gib(use.reserved_bytes)}"
         m = use.memory
-        kv = f"KV cache {gib(m.kv_cache_bytes, 2)}, " if plan.workload != "vision" else ""
+        kv = f"KV cache {gib(m.kv_cache_bytes, 2)}, " if plan.workload == "text-generation" else ""
         console.print(f"    {free}: weights {gib(m.weights_bytes, 2)}, {kv}"
                       f"activations {gib(m.activations_bytes, 2)}, runtime {gib(m.runtime_bytes, 2)}", style="dim")
 
@@ -139,7 +139,8 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
                           soft_wrap=True, markup=False)
     elif result.alternatives:
         table = Table(title="Runners-up", title_justify="left", show_edge=False)
-        room = "max batch" if result.alternatives[0].workload == "vision" else "max context"
+        room = ("max batch" if result.alternatives[0].workload in ("vision", "speech", "embedding", "diffusion")
+                else "max context")
         for col in ("precision", "engine", "placement", "speed", "needs", room, "quality"):
             # numbers and names stay whole; on a narrow terminal the quality words wrap instead
             table.add_column(col, no_wrap=col != "quality", min_width=len(col) if col != "quality" else None,

@@ -15,7 +15,7 @@ from rules import select
 from rules.kinds import KINDS, PARAMETERS, not_modelled
 from rules.plan import Recommendation, Request
 from rules.spec import ModelSpec
-from rules.workloads import vision
+from rules.workloads import diffusion, embedding, speech, vision
 
 
 class Workload(Protocol):
@@ -48,10 +48,53 @@ class TextGeneration:
 
         if request.image_size is not None:
             return [f"--image-size applies to vision models; {spec.name} is a token LLM (use --context and --prompt)"]
+        if request.beams is not None or request.audio_seconds is not None or request.new_tokens is not None:
+            return [f"--beams, --new-tokens and --audio-length apply to speech models; {spec.name} is a token LLM"]
+        if request.steps is not None:
+            return [f"--steps applies to diffusion models; {spec.name} is a token LLM"]
         if request.engine != "auto" and request.engine not in engines.REGISTRY:
             return [f"--engine {request.engine} runs vision models; for {spec.name} choose from auto, "
                     f"{', '.join(engines.NAMES)}"]
         return []
+
+
+@dataclass(frozen=True)
+class Diffusion:
+    kind: str = "diffusion"
+    parameters: tuple[str, ...] = ("image_size", "batch", "steps", "precision", "placement")
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        return diffusion.decide(spec, snapshot, request)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        return diffusion.problems(spec, request)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    kind: str = "embedding"
+    parameters: tuple[str, ...] = ("context", "batch", "engine", "precision")
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        return embedding.decide(spec, snapshot, request)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        return embedding.problems(spec, request)
+
+
+@dataclass(frozen=True)
+class Speech:
+    kind: str = "speech"
+    parameters: tuple[str, ...] = ("audio_seconds", "batch", "beams", "new_tokens", "engine", "precision")
+
+    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
+               siblings: select.Siblings | None = None) -> Recommendation:
+        return speech.decide(spec, snapshot, request)
+
+    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
+        return speech.problems(spec, request)
 
 
 @dataclass(frozen=True)
@@ -83,7 +126,8 @@ class NotModelled:
 
 
 WORKLOADS: dict[str, Workload] = {**{k: NotModelled(k, (PARAMETERS[k],)) for k in KINDS if k != "text-generation"},
-                                  "text-generation": TextGeneration(), "vision": Vision()}
+                                  "text-generation": TextGeneration(), "vision": Vision(), "speech": Speech(),
+                                  "embedding": Embedding(), "diffusion": Diffusion()}
 
 
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,

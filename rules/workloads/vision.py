@@ -66,11 +66,15 @@ class Target:
 def problems(spec: ModelSpec, request: Request) -> list[str]:
     """Options that do not apply to a vision model, one line each."""
     out = []
+    if request.steps is not None:
+        out.append(f"--steps applies to diffusion models; {spec.name} is not one")
     if request.context is not None or request.prompt is not None:
         out.append(f"--context / --prompt are token counts; {spec.name} is a vision model (use --image-size and "
                    "--batch)")
     if request.kv_dtype != "auto":
         out.append(f"--kv-dtype applies to token LLMs; {spec.name} is a vision model")
+    if request.beams is not None or request.audio_seconds is not None or request.new_tokens is not None:
+        out.append(f"--beams, --new-tokens and --audio-length apply to speech models; {spec.name} is a vision model")
     if request.engine != "auto" and request.engine not in RUNTIMES:
         out.append(f"--engine {request.engine} does not run vision models (choose from auto, {', '.join(RUNTIMES)})")
     if request.precision not in ("auto", *PRECISIONS):

@@ -1,0 +1,123 @@
+"""The decision shared by the workloads whose model runs whole on one device (speech, embedding): every runtime of
+the kind x every GPU and the CPU x every precision the runtime runs there, each priced by the workload's memory
+function, gated, ranked (GPU before CPU, quality, the device's preferred precision, the runtime's rank), with the
+largest batch that fits and every rejection's reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from probes.schema import Snapshot
+from rules.plan import DeviceUse, Memory, Plan, Recommendation, Rejected, Request
+from rules.runtimes import CPU, GPU, KindRuntime
+from rules.spec import ModelSpec
+from rules.units import gib
+from rules.workloads.vision import Target, _targets
+
+MemoryFn = Callable[[ModelSpec, KindRuntime, str, str, Request], Memory]
+TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a one-device workload brings: its runtimes, precisions with their quality, its memory function."""
+
+    workload: str
+    runtimes: dict[str, KindRuntime]
+    aliases: dict[str, str]
+    quality: dict[str, tuple[int, str]]  # precision -> (quality rank, what it means)
+    memory: MemoryFn
+    unit: str  # what --batch counts, for the reasons ("window(s)", "sequence(s)")
+
+    def runtime_name(self, engine: str) -> str:
+        return self.aliases.get(engine, engine)
+
+
+def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,
+           plan_fields: Callable[[Request], dict[str, object]], notes: list[str]) -> Recommendation:
+    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
+             "exact": spec.exact, "source": spec.source, "max_context": None}
+    targets, unreadable = _targets(snapshot, request)
+    targets = [t for t in targets if t.kind in (GPU, CPU)]
+    engine = kind.runtime_name(request.engine)
+    names = [engine] if engine != "auto" else list(kind.runtimes)
+    plans: list[Plan] = []
+    rejected: list[Rejected] = []
+    for target in targets:
+        for name in names:
+            runtime = kind.runtimes[name]
+            for precision in ([request.precision] if request.precision != "auto" else list(kind.quality)):
+                why = _gate(runtime, target, precision)
+                if why:
+                    if (request.precision != "auto" or request.engine != "auto") and all(
+                            r.reason != why for r in rejected):
+                        rejected.append(Rejected(precision=precision, engine=name, placement=target.key, reason=why))
+                    continue
+                plans.append(_plan(kind, spec, runtime, target, precision, request, plan_fields(request)))
+    fitting = sorted((p for p in plans if p.fits), key=lambda p: (
+        p.speed_rank // 10, p.quality_rank, p.speed_rank % 10, kind.runtimes[p.engine].rank))
+    for p in plans:
+        if not p.fits:
+            use = p.per_device[0]
+            rejected.append(Rejected(precision=p.precision, engine=p.engine, placement=p.devices[0], reason=(
+                f"{p.precision} / {p.engine} on {use.name}: needs {gib(use.memory.total_bytes)} for batch "
+                f"{request.batch} ({kind.unit}), {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free minus "
+                "headroom)")))
+    best: list[Plan] = []
+    seen: set[tuple[str, str, str]] = set()
+    for p in fitting:
+        if (p.precision, p.engine, p.speed_class) not in seen:
+            seen.add((p.precision, p.engine, p.speed_class))
+            best.append(p)
+    cannot = "; ".join(unreadable) if unreadable and not best else None
+    if not spec.exact and not request.allow_approximate:
+        cannot = f"{spec.name}'s parameter count is approximate"
+    missing = None
+    if not best and plans:
+        missing = min(p.per_device[0].memory.total_bytes - (p.per_device[0].budget_bytes or 0) for p in plans)
+    if not targets:
+        rejected.append(Rejected(precision="any", engine="any", reason="no device here to run on (no GPU readable, "
+                                 "and the CPU is excluded)"))
+    return Recommendation(model=model, request=request, fits=bool(best) and cannot is None,
+                          plan=best[0] if best else None, alternatives=best[1:5], rejected=rejected,
+                          missing_bytes=missing, cannot_tell=cannot, notes=notes)
+
+
+def _gate(runtime: KindRuntime, target: Target, precision: str) -> str | None:
+    if precision not in runtime.precisions.get(target.kind, ()):
+        return f"{runtime.label} on {target.label} runs {', '.join(runtime.precisions.get(target.kind, ()))}"
+    if target.kind == GPU and runtime.nvidia_only and not target.nvidia:
+        return f"{runtime.label} needs an NVIDIA GPU (CUDA) ({target.label})"
+    if target.kind == GPU and precision == "bf16" and not target.memory.native_bf16:
+        return f"bf16 needs compute capability ≥ 8.0 ({target.label})"
+    return None
+
+
+def _plan(kind: Kind, spec: ModelSpec, runtime: KindRuntime, target: Target, precision: str, request: Request,
+          fields: dict[str, object]) -> Plan:
+    mem = kind.memory(spec, runtime, target.kind, precision, request)
+    dev = target.memory
+    fits = mem.total_bytes <= dev.budget
+    on_gpu = target.kind == GPU
+    one = kind.memory(spec, runtime, target.kind, precision, request.model_copy(update={"batch": 1}))
+    two = kind.memory(spec, runtime, target.kind, precision, request.model_copy(update={"batch": 2}))
+    per = max(1, two.total_bytes - one.total_bytes)
+    most = 0 if dev.budget < one.total_bytes else min(65536, 1 + (dev.budget - one.total_bytes) // per)
+    prefer = ("fp16", "bf16", "int8", "fp32") if on_gpu else ("int8", "fp32", "fp16", "bf16")
+    use = DeviceUse(device=target.key, name=target.label, kind="gpu" if on_gpu else "cpu", index=dev.index,
+                    memory=mem, free_bytes=dev.free, budget_bytes=dev.budget, fits=fits)
+    return Plan(model=spec.name, precision=precision, engine=runtime.name,
+                placement="single-gpu" if on_gpu else "cpu", devices=[target.key],
+                gpu_indices=[dev.index] if on_gpu and dev.index is not None else [],
+                cuda_visible_devices=(dev.mig_uuid or str(dev.index)) if on_gpu and dev.index is not None
+                and not dev.apple else None,
+                cuda_device_order="PCI_BUS_ID" if on_gpu and not dev.apple else None,
+                mode=request.mode, workload=kind.workload, batch=request.batch, kv_dtype="n/a",
+                memory=mem, per_device=[use], fits=fits, max_batch=most, quality_rank=kind.quality[precision][0],
+                speed_rank=(0 if on_gpu else 20) + prefer.index(precision),
+                speed_class="all-gpu" if on_gpu else "cpu",
+                headroom_fraction=max(0.0, 1 - mem.total_bytes / dev.budget) if dev.budget else 0.0,
+                quality=kind.quality[precision][1], method="detailed", estimated=True,
+                torch_dtype=TORCH_DTYPES.get(precision) if runtime.torch else None,
+                **fields)
