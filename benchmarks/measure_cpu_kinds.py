@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks import fresh_rows  # noqa: E402
 from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-vision.json"
@@ -94,14 +94,6 @@ def measure_one(name: str, size: int, batch: int, threads: int) -> dict[str, Any
                            "threads": torch.get_num_threads(), "cpu": _cpu_model(), "machine": platform.machine()}}
 
 
-def _child(threads: int, name: str, size: int, batch: int) -> tuple[dict[str, Any] | None, str | None]:
-    cmd = [sys.executable, __file__, "--threads", str(threads), "--one", name, str(size), str(batch)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -113,37 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(measure_one(args.one[0], int(args.one[1]), int(args.one[2]), args.threads)))
         return 0
-    rows = []
-    for name, sizes, batches in MATRIX:
-        if args.only and name not in args.only:
-            continue
-        for size in sizes:
-            for batch in batches:
-                runs, errors = [], []
-                for _ in range(args.runs):
-                    row, error = _child(args.threads, name, size, batch)
-                    (runs.append(row) if row else errors.append(error))
-                if not runs:
-                    print(f"{name} {size} x{batch}: failed ({errors[0]})", file=sys.stderr)
-                    continue
-                worst = dict(max(runs, key=lambda r: r["peak_rss_inference_bytes"]))
-                worst["runs"] = len(runs)
-                worst["peak_rss_inference_runs_bytes"] = [r["peak_rss_inference_bytes"] for r in runs]
-                worst["rss_after_load_runs_bytes"] = [r["rss_after_load_bytes"] for r in runs]
-                rows.append(worst)
-                peaks = ", ".join(f"{p / 2**20:.0f}" for p in worst["peak_rss_inference_runs_bytes"])
-                print(f"{name:<20} {size:>5} x{batch:<3} peak MiB {peaks} (after load "
-                      f"{worst['rss_after_load_bytes'] / 2**20:.0f})", flush=True)
-    doc = {"about": "Vision models on the CPU (PyTorch eager, fp32): resident size after imports and after "
-                    "building, and the peak resident size (VmHWM, reset after building) during one forward in "
-                    "inference mode, per model, square image size and batch; bytes. Measured by "
-                    "benchmarks/measure_cpu_kinds.py, random weights, fresh processes; the row's fields are its "
-                    "worst run's.",
-           "calibration_models": list(CALIBRATION_MODELS), "rows": rows}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(f"{len(rows)} rows -> {args.out}", file=sys.stderr)
+    keys = [(name, size, batch) for name, sizes, batches in MATRIX if not args.only or name in args.only
+            for size in sizes for batch in batches]
+    rows = fresh_rows.measure(__file__, keys, args.runs, args.threads, "peak_rss_inference_bytes")
+    fresh_rows.write(args.out, "Vision models on the CPU (PyTorch eager, fp32): resident size after imports and after "
+                     "building, and the peak resident size (VmHWM, reset after building) during one forward in "
+                     "inference mode, per model, square image size and batch; bytes. Measured by "
+                     "benchmarks/measure_cpu_kinds.py, random weights, fresh processes; the row's fields are its "
+                     "worst run's.", CALIBRATION_MODELS, rows)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 For the catalog's Stable Diffusion entries (SD 1.5, SDXL), build the denoiser (diffusers UNet2DConditionModel) and
 the VAE (AutoencoderKL) from the component configs the catalog stores on the meta device (no weights, no compute, no downloads),
-then trace with benchmarks/trace_vision.py's live-tensor tracker, keyed by storage (meta storages have no address):
+then trace with benchmarks/trace_vision.py's live-tensor tracker:
   - one denoiser step for one latent (classifier-free guidance runs two per image: the workload doubles it), at
     several resolutions;
   - the VAE decode of one latent to pixels (untiled), at several resolutions.
@@ -17,60 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import weakref
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.trace_vision import CATALOG, fit  # noqa: E402
+from benchmarks.trace_vision import CATALOG, LiveBytes, fit  # noqa: E402
 
 RESOLUTIONS = {"stable-diffusion-v1-5": (256, 512, 768, 1024), "stable-diffusion-xl-base-1.0": (512, 768, 1024, 1536)}
-
-
-class MetaLiveBytes:
-    """The tracker of trace_vision.LiveBytes, keyed by the storage object (meta storages have no data pointer)."""
-
-    def __init__(self) -> None:
-        import torch
-        from torch.utils._python_dispatch import TorchDispatchMode
-        from torch.utils._pytree import tree_flatten
-
-        tracker = self
-        self.refs: dict[int, list[int]] = {}
-        self.current = self.peak = 0
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-                out = func(*args, **(kwargs or {}))
-                for t in tree_flatten(out)[0]:
-                    if isinstance(t, torch.Tensor):
-                        tracker.track(t)
-                return out
-
-        self.mode = Mode()
-
-    def track(self, t: Any) -> None:
-        storage = t.untyped_storage()
-        key, size = storage._cdata, storage.nbytes()
-        if not size:
-            return
-        entry = self.refs.get(key)
-        if entry is None:
-            self.refs[key] = entry = [0, size]
-            self.current += size
-            self.peak = max(self.peak, self.current)
-        entry[0] += 1
-        weakref.finalize(t, self._release, key)
-
-    def _release(self, key: int) -> None:
-        entry = self.refs.get(key)
-        if entry is None:
-            return
-        entry[0] -= 1
-        if entry[0] <= 0:
-            self.current -= entry[1]
-            del self.refs[key]
 
 
 def _config(component: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +38,7 @@ def trace_unet(cfg: dict[str, Any], resolution: int, xl: bool) -> int:
     with torch.device("meta"):
         unet = UNet2DConditionModel.from_config(cfg).eval()
     side = resolution // 8
-    tracker = MetaLiveBytes()
+    tracker = LiveBytes()
     with torch.inference_mode():
         x = torch.randn(1, cfg.get("in_channels", 4), side, side, device="meta")
         text = torch.randn(1, 77, cfg["cross_attention_dim"], device="meta")
@@ -108,7 +62,7 @@ def trace_vae_decode(cfg: dict[str, Any], resolution: int) -> int:
     with torch.device("meta"):
         vae = AutoencoderKL.from_config(cfg).eval()
     side = resolution // 8
-    tracker = MetaLiveBytes()
+    tracker = LiveBytes()
     with torch.inference_mode():
         z = torch.randn(1, cfg.get("latent_channels", 4), side, side, device="meta")
         tracker.track(z)

@@ -31,7 +31,7 @@ CATALOG = ROOT / "advisor" / "data" / "catalog.json"
 
 
 class LiveBytes:
-    """Peak bytes of live tensor storages created while active."""
+    """Peak bytes of live tensor storages created while active (on the CPU or the meta device)."""
 
     def __init__(self) -> None:
         import torch
@@ -55,8 +55,9 @@ class LiveBytes:
 
     def track(self, t: Any) -> None:
         storage = t.untyped_storage()
-        key, size = storage.data_ptr(), storage.nbytes()
-        if not key or not size:
+        # keyed by the storage itself (its C++ object), which meta tensors have too (they have no data pointer)
+        key, size = storage._cdata, storage.nbytes()
+        if not size:
             return
         entry = self.refs.get(key)
         if entry is None:

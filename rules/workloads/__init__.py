@@ -7,6 +7,7 @@ workload module is added here: adding a kind is one module with a `Workload` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,61 +54,26 @@ class TextGeneration:
         if request.steps is not None:
             return [f"--steps applies to diffusion models; {spec.name} is a token LLM"]
         if request.engine != "auto" and request.engine not in engines.REGISTRY:
-            return [f"--engine {request.engine} runs vision models; for {spec.name} choose from auto, "
-                    f"{', '.join(engines.NAMES)}"]
+            return [f"--engine {request.engine} runs other kinds of model (vision, speech, embedding or diffusion); "
+                    f"for {spec.name}, a token LLM, choose from auto, {', '.join(engines.NAMES)}"]
         return []
 
 
 @dataclass(frozen=True)
-class Diffusion:
-    kind: str = "diffusion"
-    parameters: tuple[str, ...] = ("image_size", "batch", "steps", "precision", "placement")
+class KindWorkload:
+    """A kind of model with its own workload module (its `decide` and its `problems`)."""
+
+    kind: str
+    parameters: tuple[str, ...]
+    decide_fn: Callable[[ModelSpec, Snapshot, Request, select.Siblings | None], Recommendation]
+    problems_fn: Callable[[ModelSpec, Request], list[str]]
 
     def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
                siblings: select.Siblings | None = None) -> Recommendation:
-        return diffusion.decide(spec, snapshot, request)
+        return self.decide_fn(spec, snapshot, request, siblings)
 
     def problems(self, spec: ModelSpec, request: Request) -> list[str]:
-        return diffusion.problems(spec, request)
-
-
-@dataclass(frozen=True)
-class Embedding:
-    kind: str = "embedding"
-    parameters: tuple[str, ...] = ("context", "batch", "engine", "precision")
-
-    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
-               siblings: select.Siblings | None = None) -> Recommendation:
-        return embedding.decide(spec, snapshot, request)
-
-    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
-        return embedding.problems(spec, request)
-
-
-@dataclass(frozen=True)
-class Speech:
-    kind: str = "speech"
-    parameters: tuple[str, ...] = ("audio_seconds", "batch", "beams", "new_tokens", "engine", "precision")
-
-    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
-               siblings: select.Siblings | None = None) -> Recommendation:
-        return speech.decide(spec, snapshot, request)
-
-    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
-        return speech.problems(spec, request)
-
-
-@dataclass(frozen=True)
-class Vision:
-    kind: str = "vision"
-    parameters: tuple[str, ...] = ("image_size", "batch", "engine", "precision", "placement")
-
-    def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
-               siblings: select.Siblings | None = None) -> Recommendation:
-        return vision.decide(spec, snapshot, request, siblings)
-
-    def problems(self, spec: ModelSpec, request: Request) -> list[str]:
-        return vision.problems(spec, request)
+        return self.problems_fn(spec, request)
 
 
 @dataclass(frozen=True)
@@ -125,9 +91,18 @@ class NotModelled:
         return []
 
 
-WORKLOADS: dict[str, Workload] = {**{k: NotModelled(k, (PARAMETERS[k],)) for k in KINDS if k != "text-generation"},
-                                  "text-generation": TextGeneration(), "vision": Vision(), "speech": Speech(),
-                                  "embedding": Embedding(), "diffusion": Diffusion()}
+WORKLOADS: dict[str, Workload] = {
+    **{k: NotModelled(k, (PARAMETERS[k],)) for k in KINDS if k != "text-generation"},
+    "text-generation": TextGeneration(),
+    "vision": KindWorkload("vision", ("image_size", "batch", "engine", "precision", "placement"),
+                           vision.decide, vision.problems),
+    "speech": KindWorkload("speech", ("audio_seconds", "batch", "beams", "new_tokens", "engine", "precision"),
+                           lambda spec, snap, req, _s: speech.decide(spec, snap, req), speech.problems),
+    "embedding": KindWorkload("embedding", ("context", "batch", "engine", "precision"),
+                              lambda spec, snap, req, _s: embedding.decide(spec, snap, req), embedding.problems),
+    "diffusion": KindWorkload("diffusion", ("image_size", "batch", "steps", "precision", "placement"),
+                              lambda spec, snap, req, _s: diffusion.decide(spec, snap, req), diffusion.problems),
+}
 
 
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,

@@ -12,11 +12,9 @@ context (estimated: no GPU measurement of encoders yet).
 
 from __future__ import annotations
 
-import math
-
 from probes.schema import Snapshot
 from rules.plan import Memory, Recommendation, Request
-from rules.runtimes import CUDA_CONTEXT, EMBEDDING_RUNTIMES, GPU, GPU_ACTIVATION_FACTOR, MIB, KindRuntime
+from rules.runtimes import EMBEDDING_RUNTIMES, MIB, KindRuntime
 from rules.spec import ModelSpec
 from rules.workloads import onedevice
 
@@ -58,17 +56,8 @@ def live_bytes(spec: ModelSpec, request: Request, act_bytes: int) -> float:
 
 def memory(spec: ModelSpec, runtime: KindRuntime, target_kind: str, precision: str, request: Request) -> Memory:
     b = BYTES[precision]
-    live = live_bytes(spec, request, b)
-    weights = spec.params_total * b
-    if target_kind == GPU:
-        acts = math.ceil(live * GPU_ACTIVATION_FACTOR)
-        return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=CUDA_CONTEXT,
-                      total_bytes=weights + acts + CUDA_CONTEXT)
-    typical_acts = math.ceil(live * CPU_FACTOR) + CPU_BASE
-    acts = typical_acts + math.ceil(live * CPU_HOLES_FACTOR) + CPU_HOLES_BASE
-    return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=CPU_PROCESS,
-                  total_bytes=weights + acts + CPU_PROCESS,
-                  typical_total_bytes=weights + typical_acts + CPU_PROCESS_TYPICAL)
+    cpu = onedevice.CpuRange(CPU_FACTOR, CPU_BASE, CPU_HOLES_FACTOR, CPU_HOLES_BASE, CPU_PROCESS_TYPICAL, CPU_PROCESS)
+    return onedevice.range_memory(spec.params_total * b, live_bytes(spec, request, b), target_kind, cpu)
 
 
 KIND = onedevice.Kind("embedding", EMBEDDING_RUNTIMES, {"sentence_transformers": "sentence-transformers",
@@ -106,6 +95,13 @@ def problems(spec: ModelSpec, request: Request) -> list[str]:
 
 
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendation:
+    if not (spec.layers and spec.hidden_size and spec.intermediate_size and spec.params_by_group):
+        # known by its parameter count only (a CLIP of the catalog): its layers' sizes are what the memory needs
+        from rules.kinds import not_modelled
+
+        return not_modelled(spec, request, {"name": spec.name, "params_total": spec.params_total,
+                                            "params_active": spec.params_active, "exact": spec.exact,
+                                            "source": spec.source, "max_context": None})
     t = tokens(spec, request)
     notes = [f"{t:,} tokens per input (--context), batch {request.batch}: one forward, no cache; working memory from "
              "the model's sizes, CPU constants calibrated on transformers measurements, GPU figures estimated"]

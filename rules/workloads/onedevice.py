@@ -5,12 +5,13 @@ largest batch that fits and every rejection's reason."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from probes.schema import Snapshot
 from rules.plan import DeviceUse, Memory, Plan, Recommendation, Rejected, Request
-from rules.runtimes import CPU, GPU, KindRuntime
+from rules.runtimes import CPU, CUDA_CONTEXT, GPU, GPU_ACTIVATION_FACTOR, KindRuntime
 from rules.spec import ModelSpec
 from rules.units import gib
 from rules.workloads.vision import Target, _targets
@@ -32,6 +33,33 @@ class Kind:
 
     def runtime_name(self, engine: str) -> str:
         return self.aliases.get(engine, engine)
+
+
+@dataclass(frozen=True)
+class CpuRange:
+    """A workload's calibrated CPU constants: typical = factor x live + base over the typical process; worst adds
+    holes_factor x live + holes_base over the worst process."""
+
+    factor: float
+    base: int
+    holes_factor: float
+    holes_base: int
+    process_typical: int
+    process: int
+
+
+def range_memory(weights: int, live: float, target_kind: str, cpu: CpuRange) -> Memory:
+    """Weights + working memory + runtime: on a GPU the live tensors x the allocator factor + the CUDA context; on
+    the CPU the calibrated range."""
+    if target_kind == GPU:
+        acts = math.ceil(live * GPU_ACTIVATION_FACTOR)
+        return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=CUDA_CONTEXT,
+                      total_bytes=weights + acts + CUDA_CONTEXT)
+    typical_acts = math.ceil(live * cpu.factor) + cpu.base
+    acts = typical_acts + math.ceil(live * cpu.holes_factor) + cpu.holes_base
+    return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=cpu.process,
+                  total_bytes=weights + acts + cpu.process,
+                  typical_total_bytes=weights + typical_acts + cpu.process_typical)
 
 
 def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,

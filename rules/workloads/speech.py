@@ -20,7 +20,7 @@ import math
 
 from probes.schema import Snapshot
 from rules.plan import Memory, Recommendation, Request
-from rules.runtimes import CUDA_CONTEXT, GPU, GPU_ACTIVATION_FACTOR, MIB, SPEECH_RUNTIMES, KindRuntime
+from rules.runtimes import GPU, MIB, SPEECH_RUNTIMES, KindRuntime
 from rules.runtimes import SPEECH_ALIASES as ALIASES
 from rules.spec import ModelSpec, SpeechShape
 from rules.workloads import onedevice
@@ -81,17 +81,9 @@ def memory(spec: ModelSpec, runtime: KindRuntime, target_kind: str, precision: s
     assert s is not None
     b = BYTES[precision]
     act_bytes = 2 if precision == "int8" and target_kind == GPU else (4 if precision == "int8" else b)
-    live = live_bytes(spec, request, act_bytes)
-    weights = spec.params_total * b
-    if target_kind == GPU:
-        acts = math.ceil(live * GPU_ACTIVATION_FACTOR)
-        return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=CUDA_CONTEXT,
-                      total_bytes=weights + acts + CUDA_CONTEXT)
-    typical_acts = math.ceil(live * CPU_FACTOR) + CPU_BASE
-    acts = typical_acts + math.ceil(live * CPU_HOLES_FACTOR) + CPU_HOLES_BASE
-    process = (CPU_PROCESS, CPU_PROCESS_TYPICAL) if runtime.name == "transformers" else (CT2_PROCESS, CT2_PROCESS)
-    return Memory(weights_bytes=weights, kv_cache_bytes=0, activations_bytes=acts, runtime_bytes=process[0],
-                  total_bytes=weights + acts + process[0], typical_total_bytes=weights + typical_acts + process[1])
+    process = (CPU_PROCESS_TYPICAL, CPU_PROCESS) if runtime.name == "transformers" else (CT2_PROCESS, CT2_PROCESS)
+    cpu = onedevice.CpuRange(CPU_FACTOR, CPU_BASE, CPU_HOLES_FACTOR, CPU_HOLES_BASE, *process)
+    return onedevice.range_memory(spec.params_total * b, live_bytes(spec, request, act_bytes), target_kind, cpu)
 
 
 def problems(spec: ModelSpec, request: Request) -> list[str]:
