@@ -29,7 +29,7 @@ MATRIX: list[tuple[str, int, int]] = [
     (m, t, b) for m in ("all-MiniLM-L6-v2", "multilingual-e5-base", "bge-large-en-v1.5", "xlm-roberta-large")
     for t, b in ((128, 1), (128, 32), (512, 1), (512, 8))
 ] + [("Qwen3-Embedding-0.6B", t, b) for t, b in ((128, 1), (512, 4), (2048, 1))]
-CALIBRATION_MODELS = ("all-MiniLM-L6-v2", "bge-large-en-v1.5")
+CALIBRATION_MODELS = ("all-MiniLM-L6-v2", "bge-large-en-v1.5", "Qwen3-Embedding-0.6B")  # BERTs and a decoder
 PEAK = "peak_rss_forward_bytes"
 
 

@@ -109,13 +109,16 @@ class KindRuntime:
     precisions: dict[str, tuple[str, ...]]  # target -> precisions
     nvidia_only: bool = True  # its GPU path is CUDA
     torch: bool = False  # a torch runtime: the plan names its torch dtype
+    process_bytes: tuple[int, int] | None = None  # (typical, worst) host process when not the workload's torch one
 
 
 # transformers' pipeline / generate: fp16 or bf16 on GPUs, fp32 on CPUs. faster-whisper (CTranslate2): float16,
 # int8_float16 on CUDA GPUs; int8 and float32 on CPUs (github.com/SYSTRAN/faster-whisper, "compute_type").
 SPEECH_RUNTIMES: dict[str, KindRuntime] = {r.name: r for r in (
     KindRuntime("transformers", "transformers", 0, {GPU: ("fp16", "bf16", "fp32"), CPU: ("fp32",)}, False, True),
-    KindRuntime("faster-whisper", "faster-whisper (CTranslate2)", 1, {GPU: ("fp16", "int8"), CPU: ("int8", "fp32")}),
+    # CTranslate2 without torch: its process is estimated (300 MiB), not measured here
+    KindRuntime("faster-whisper", "faster-whisper (CTranslate2)", 1, {GPU: ("fp16", "int8"), CPU: ("int8", "fp32")},
+                process_bytes=(300 * MIB, 300 * MIB)),
 )}
 SPEECH_ALIASES = {"ctranslate2": "faster-whisper", "ct2": "faster-whisper", "fasterwhisper": "faster-whisper"}
 # sentence-transformers (on transformers): fp16 / bf16 on GPUs (model_kwargs={"torch_dtype": ...}), fp32 on CPUs;

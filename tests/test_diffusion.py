@@ -91,3 +91,22 @@ def test_settings_and_units(tmp_path):
 ])
 def test_options_that_do_not_apply_are_one_line_and_exit_2(args, needle, tmp_path):
     assert_refused(args, needle, tmp_path)
+
+
+def test_cpu_estimate_covers_the_measured_stages():
+    """SD 1.5's denoiser step (2 x batch latents) and VAE decode, measured on the CPU (benchmarks/data/
+    cpu-diffusion.json; the text encoder was not built, so its weights are left out of the estimate compared)."""
+    import json
+    from pathlib import Path
+    from statistics import median
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "cpu-diffusion.json").read_text())
+    shape = catalog.spec_for("stable-diffusion-v1-5").diffusion
+    assert shape is not None and len(doc["rows"]) >= 4
+    text_encoder = shape.components["text_encoder"] * 4
+    for row in doc["rows"]:
+        mem = df.cpu_memory(shape, "fp32", row["resolution"], row["resolution"], row["batch"], offloaded=False)
+        runs = row["peak_rss_stages_runs_bytes"]
+        assert mem.total_bytes - text_encoder >= max(runs), row
+        assert mem.typical_total_bytes is not None
+        assert abs((mem.typical_total_bytes - text_encoder) / median(runs) - 1) <= 0.10, row

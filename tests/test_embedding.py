@@ -31,7 +31,10 @@ def test_live_tensors_by_hand():
     assert em.live_elements(bge, 512) == 512 * (6 * 1024 + 2 * 4096) + 512 * 1024
     qwen = catalog.spec_for("Qwen3-Embedding-0.6B")  # a gated MLP (gate, up, product) of 3072 over H 1024
     assert em.mlp_intermediates(qwen) == 3
-    assert em.live_elements(qwen, 2048) == 2048 * (6 * 1024 + 3 * 3072) + 2048 * 1024
+    # a decoder: its forward also builds the KV cache, 28 layers x K and V x 8 heads x 128 per token
+    # and SDPA's math path (a padding-and-causal mask) holds one layer's 16 heads x T x T scores
+    assert em.live_elements(qwen, 2048) == (2048 * (6 * 1024 + 3 * 3072) + 2048 * 1024 + 2048 * 28 * 2 * 8 * 128
+                                            + 16 * 2048 * 2048)
 
 
 def test_defaults_and_growth():

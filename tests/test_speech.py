@@ -125,3 +125,18 @@ def test_fit_prints_windows_and_beams(tmp_path):
     assert "KV cache" not in out.stdout and "context" not in out.stdout.split("Settings")[0].lower()
     doc = json.loads(runner.invoke(app, ["fit", "whisper-large-v3", "--hardware", str(snap), "--json"]).stdout)
     assert doc["plan"]["workload"] == "speech" and doc["plan"]["context"] is None and doc["plan"]["beams"] == 1
+
+
+def test_no_fit_offers_a_batch_and_a_smaller_whisper():
+    small_gpu = machine([gpu(0, "NVIDIA GeForce RTX 2060", 6, "7.5", 5.8)], ram_gib=4, ram_free_gib=1)
+    spec = catalog.spec_for("whisper-large-v3")
+    rec = decide(spec, small_gpu, Request(batch=16, engine="transformers", precision="fp16"),
+                 siblings=catalog.family_of)
+    assert not rec.fits
+    batch = next(c for c in rec.changes if c.kind == "batch")
+    n = int(batch.description.split()[1])
+    assert decide(spec, small_gpu, Request(batch=n, engine="transformers", precision="fp16")).fits
+    assert not decide(spec, small_gpu, Request(batch=n + 1, engine="transformers", precision="fp16")).fits
+    smaller = next(c for c in rec.changes if c.kind == "smaller-model")
+    assert smaller.plan is not None and smaller.plan.model in rec.smaller_models
+    assert catalog.spec_for(smaller.plan.model).params_total < spec.params_total

@@ -72,6 +72,24 @@ def render_spec(spec: ModelSpec, console: Console) -> None:
         grid.add_row("weights on disk", f"{gib(spec.weight_bytes, 2)} ({spec.weight_bytes:,} bytes, exact)" + (f": {by}" if by else ""))
     if spec.typical_activation_bytes:
         grid.add_row("typical activations", f"{gib(spec.typical_activation_bytes, 2)} (estimated)")
+    if spec.vision:
+        v = spec.vision
+        size = v.fixed_image_size or v.default_image_size
+        a, b, c = v.elements
+        per = a + b * size * size + c * size**4
+        grid.add_row("vision", f"{v.task} ({v.library}: {v.builder}), {size}x{size}"
+                     f"{' only' if v.fixed_image_size else ' by default'}; live activations {per * 4 / 1024**2:,.1f} "
+                     "MiB per image in fp32, traced (grows with H x W)")
+    if spec.speech:
+        s = spec.speech
+        grid.add_row("speech", f"encoder {s.encoder_layers} + decoder {s.decoder_layers} layers of {s.d_model}, "
+                     f"{s.num_mel_bins} mel bins, 30 s windows of {s.max_source_positions} positions, up to "
+                     f"{s.max_target_positions} tokens each")
+    if spec.diffusion:
+        d = spec.diffusion
+        grid.add_row("components", ", ".join(f"{k} {v:,}" for k, v in d.components.items()))
+        grid.add_row("diffusion", f"{d.default_resolution}x{d.default_resolution} by default; VAE decodes in "
+                     f"{'fp32 (force_upcast)' if d.vae_upcast else 'the pipeline dtype'}, tiles of {d.vae_tile}")
     if spec.estimated:
         grid.add_row("estimated", ", ".join(spec.estimated))
     for note in spec.notes:

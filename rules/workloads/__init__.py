@@ -97,9 +97,9 @@ WORKLOADS: dict[str, Workload] = {
     "vision": KindWorkload("vision", ("image_size", "batch", "engine", "precision", "placement"),
                            vision.decide, vision.problems),
     "speech": KindWorkload("speech", ("audio_seconds", "batch", "beams", "new_tokens", "engine", "precision"),
-                           lambda spec, snap, req, _s: speech.decide(spec, snap, req), speech.problems),
+                           speech.decide, speech.problems),
     "embedding": KindWorkload("embedding", ("context", "batch", "engine", "precision"),
-                              lambda spec, snap, req, _s: embedding.decide(spec, snap, req), embedding.problems),
+                              embedding.decide, embedding.problems),
     "diffusion": KindWorkload("diffusion", ("image_size", "batch", "steps", "precision", "placement"),
                               lambda spec, snap, req, _s: diffusion.decide(spec, snap, req), diffusion.problems),
 }

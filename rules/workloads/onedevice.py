@@ -6,17 +6,18 @@ largest batch that fits and every rejection's reason."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from probes.schema import Snapshot
-from rules.plan import DeviceUse, Memory, Plan, Recommendation, Rejected, Request
+from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.runtimes import CPU, CUDA_CONTEXT, GPU, GPU_ACTIVATION_FACTOR, KindRuntime
 from rules.spec import ModelSpec
 from rules.units import gib
 from rules.workloads.vision import Target, _targets
 
 MemoryFn = Callable[[ModelSpec, KindRuntime, str, str, Request], Memory]
+Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
 
@@ -63,7 +64,8 @@ def range_memory(weights: int, live: float, target_kind: str, cpu: CpuRange) -> 
 
 
 def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,
-           plan_fields: Callable[[Request], dict[str, object]], notes: list[str]) -> Recommendation:
+           plan_fields: Callable[[Request], dict[str, object]], notes: list[str],
+           siblings: Siblings | None = None) -> Recommendation:
     model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
              "exact": spec.exact, "source": spec.source, "max_context": None}
     targets, unreadable = _targets(snapshot, request)
@@ -102,14 +104,34 @@ def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,
     if not spec.exact and not request.allow_approximate:
         cannot = f"{spec.name}'s parameter count is approximate"
     missing = None
+    changes: list[Change] = []
     if not best and plans:
         missing = min(p.per_device[0].memory.total_bytes - (p.per_device[0].budget_bytes or 0) for p in plans)
+        roomiest = max(plans, key=lambda p: (p.max_batch or 0, -p.speed_rank))
+        if roomiest.max_batch:
+            changes.append(Change(kind="batch", description=(
+                f"--batch {roomiest.max_batch} ({kind.unit}): {roomiest.precision} / {roomiest.engine} on "
+                f"{roomiest.per_device[0].name}")))
     if not targets:
         rejected.append(Rejected(precision="any", engine="any", reason="no device here to run on (no GPU readable, "
                                  "and the CPU is excluded)"))
+    smaller: list[str] = []
+    if not best and siblings is not None:
+        for other in sorted(siblings(spec), key=lambda s: -s.params_total):  # the largest that fits first
+            if other.params_total >= spec.params_total or other.kind != spec.kind or other.name == spec.name:
+                continue
+            found = decide(kind, other, snapshot, request, plan_fields, [], None)
+            if found.fits and found.plan is not None:
+                smaller.append(other.name)
+                if len(smaller) == 1:
+                    changes.append(Change(kind="smaller-model", plan=found.plan, description=(
+                        f"{other.name} ({other.params_total / 1e6:,.0f} M parameters): {found.plan.precision} / "
+                        f"{found.plan.engine} on {found.plan.per_device[0].name} needs "
+                        f"{gib(found.plan.memory.total_bytes)}")))
     return Recommendation(model=model, request=request, fits=bool(best) and cannot is None,
                           plan=best[0] if best else None, alternatives=best[1:5], rejected=rejected,
-                          missing_bytes=missing, cannot_tell=cannot, notes=notes)
+                          missing_bytes=missing, changes=changes, smaller_models=smaller, cannot_tell=cannot,
+                          notes=notes)
 
 
 def _gate(runtime: KindRuntime, target: Target, precision: str) -> str | None:

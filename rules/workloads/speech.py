@@ -35,7 +35,6 @@ CPU_HOLES_FACTOR = 0.3
 CPU_HOLES_BASE = 96 * MIB
 CPU_PROCESS_TYPICAL = 1100 * MIB  # Python + torch + transformers imported and a Whisper built, minus its weights
 CPU_PROCESS = 1150 * MIB
-CT2_PROCESS = 300 * MIB  # faster-whisper's process (CTranslate2, no torch): estimated, not measured here
 
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -81,7 +80,7 @@ def memory(spec: ModelSpec, runtime: KindRuntime, target_kind: str, precision: s
     assert s is not None
     b = BYTES[precision]
     act_bytes = 2 if precision == "int8" and target_kind == GPU else (4 if precision == "int8" else b)
-    process = (CPU_PROCESS_TYPICAL, CPU_PROCESS) if runtime.name == "transformers" else (CT2_PROCESS, CT2_PROCESS)
+    process = runtime.process_bytes or (CPU_PROCESS_TYPICAL, CPU_PROCESS)
     cpu = onedevice.CpuRange(CPU_FACTOR, CPU_BASE, CPU_HOLES_FACTOR, CPU_HOLES_BASE, *process)
     return onedevice.range_memory(spec.params_total * b, live_bytes(spec, request, act_bytes), target_kind, cpu)
 
@@ -119,7 +118,8 @@ def problems(spec: ModelSpec, request: Request) -> list[str]:
 KIND = onedevice.Kind("speech", SPEECH_RUNTIMES, ALIASES, QUALITY, lambda *a: memory(*a), "30 s windows")
 
 
-def decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendation:
+def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
+           siblings: onedevice.Siblings | None = None) -> Recommendation:
     if spec.speech is None:
         from rules.kinds import not_modelled
 
@@ -132,4 +132,4 @@ def decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendat
              "working memory from the model's sizes (encoder stage or decoder caches, the larger), CPU constants "
              "calibrated on transformers measurements; GPU and faster-whisper figures are estimated"]
     return onedevice.decide(KIND, spec, snapshot, request, lambda r: {
-        "context": None, "beams": beams(r), "new_tokens": new_tokens(spec, r)}, notes)
+        "context": None, "beams": beams(r), "new_tokens": new_tokens(spec, r)}, notes, siblings)
