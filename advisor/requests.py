@@ -45,7 +45,8 @@ def parse_duration(value: str | int | None, option: str = "--audio-length") -> i
     return h * 3600 + mi * 60 + s
 
 
-def parse_image_size(value: str | int | tuple[int, int] | None) -> tuple[int, int] | None:
+def parse_image_size(value: str | int | tuple[int, int] | None,
+                     option: str = "--image-size") -> tuple[int, int] | None:
     """ "640" -> (640, 640); "640x480" (width x height, as people write screen sizes) -> (480, 640) as (H, W)."""
     if value is None:
         return None
@@ -57,7 +58,7 @@ def parse_image_size(value: str | int | tuple[int, int] | None) -> tuple[int, in
     m = re.fullmatch(r"(\d{1,6})(?:\s*[x×*,]\s*(\d{1,6}))?", text) if len(text) <= 20 else None
     if not m:
         shown = text if len(text) <= 40 else text[:40] + "..."
-        raise BadInputError(f"--image-size: not an image size: {shown!r} (e.g. 640, or 1280x720 as width x height)")
+        raise BadInputError(f"{option}: not an image size: {shown!r} (e.g. 640, or 1280x720 as width x height)")
     width = int(m.group(1))
     height = int(m.group(2)) if m.group(2) else width
     return (height, width)
@@ -148,7 +149,8 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                       lora_rank=lora_rank, gradient_checkpointing=gradient_checkpointing,
                       allow_approximate=bool(allow_approximate), extend_context=bool(extend_context),
                       placement=placement,
-                      image_size=parse_image_size(image_size if image_size is not None else resolution), beams=beams,
+                      image_size=parse_image_size(image_size) if image_size is not None else parse_image_size(
+                          resolution, "--resolution"), beams=beams,
                       steps=steps,
                       new_tokens=new_tokens, audio_seconds=parse_duration(audio_length))
     problems = validate(request)
@@ -205,7 +207,9 @@ def hardware(*, hardware_file: str | Path | None = None, gpu: str | None = None,
         if not 1 <= count <= 64:
             raise BadInputError(f"--gpu: {count} GPUs is out of range (1-64)")
         snap = with_what_if_gpus(snap, entry, count)
-    if device:
+    if device is not None:
+        if not device.strip():
+            raise BadInputError("--device: empty (a device name, e.g. \"Coral Edge TPU (USB)\"; advisor gpus --devices)")
         snap = _with_device(snap, device)
     return snap
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from advisor.models import catalog  # noqa: E402
 from rules.plan import Request  # noqa: E402
 from rules.select import recommend  # noqa: E402
+from rules.workloads import decide  # noqa: E402
 from tests.snapshots import gpu, machine  # noqa: E402
 
 MACHINES = {
@@ -35,11 +36,14 @@ def main() -> None:
             recommend(one, snap, Request())
             times.append((time.perf_counter() - t) * 1000)
         start = time.perf_counter()
-        fits = sum(recommend(s, snap, Request()).fits for s in specs)
+        fits = sum(decide(s, snap, Request(), siblings=catalog.family_of).fits for s in specs)  # every kind
         whole = time.perf_counter() - start
         start = time.perf_counter()
         for s in specs:
-            recommend(s, snap, Request(), advise=False)
+            if s.kind == "text-generation":
+                recommend(s, snap, Request(), advise=False)
+            else:
+                decide(s, snap, Request())
         decide_only = time.perf_counter() - start
         print(f"{label:<28} one model: median {statistics.median(times):6.1f} ms | catalog ({len(specs)} models, {fits} fit): "
               f"{whole:5.2f} s with no-fit advice, {decide_only:5.2f} s decisions only")

@@ -18,9 +18,30 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.calibration import cpu_comparisons, cpu_cross_validation, cpu_rows, gguf_rows, measured_rows  # noqa: E402
 
 
+def other_kinds() -> None:
+    """The vision, speech and embedding CPU datasets against their workloads' ranges, and the diffusion check."""
+    import json
+
+    from benchmarks import calibration_embedding, calibration_speech, calibration_vision
+    from benchmarks.range_fit import report
+
+    data = ROOT / "benchmarks" / "data"
+    for title, path, module, peaks, describe in (
+        ("cpu-vision.json", data / "cpu-vision.json", calibration_vision, "peak_rss_inference_runs_bytes",
+         lambda r: f"{r['model']} {r['image_size']} x{r['batch']}"),
+        ("cpu-speech.json", data / "cpu-speech.json", calibration_speech, calibration_speech.PEAKS,
+         lambda r: f"{r['model']} x{r['batch']} beams {r['beams']} tokens {r['new_tokens']}"),
+        ("cpu-embedding.json", data / "cpu-embedding.json", calibration_embedding, calibration_embedding.PEAKS,
+         lambda r: f"{r['model']} x{r['batch']} tokens {r['tokens']}"),
+    ):
+        if path.exists():
+            print(f"\n{title} (typical vs the median run, worst vs the worst run):")
+            report(json.loads(path.read_text()), module.estimate, peaks, describe)
+
+
 def main(argv: list[str]) -> int:
     rows = measured_rows(ROOT / "tests" / "data" / "measured-dev.json") + gguf_rows(ROOT / "tests" / "data" / "gguf-dev.json")
-    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
+    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-transformers*.json")):  # token LLMs
         rows += cpu_comparisons(path)
     print(f"{'dataset':<36} {'row':<62} {'measured':>10} {'estimate':>10} {'error':>8}   runs (each run's peak)")
     for r in rows:
@@ -34,7 +55,8 @@ def main(argv: list[str]) -> int:
         under = sum(e < -0.0001 for e in errs)
         print(f"{name}: {len(errs)} rows, min {100 * min(errs):+.2f}%, median error {100 * statistics.median(errs):+.2f}%, "
               f"max {100 * max(errs):+.2f}%, below measured: {under}")
-    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-*.json")):
+    other_kinds()
+    for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-transformers*.json")):
         print(f"\n{path.name}, leave one calibration model out (fit on the others, errors on the one left out):")
         for model, (low, high) in cpu_cross_validation(cpu_rows(path)).items():
             print(f"  {model:<28} {100 * low:+7.2f}% to {100 * high:+7.2f}%")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes  # noqa: E402
+from benchmarks import fresh_rows  # noqa: E402
+from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes, fill_from_pool  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-speech.json"
 # (model, batch, beams, new tokens)
@@ -55,13 +55,9 @@ def measure_one(name: str, batch: int, beams: int, new_tokens: int, threads: int
 
     with no_init_weights():  # as a checkpoint load: no per-tensor init temporaries; then fill from a small pool
         model = transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(**cfg)).eval()
-    pool = torch.randn(1 << 20) * 0.02
-    with torch.no_grad():
-        for p in model.parameters():
-            flat = p.view(-1)
-            for i in range(0, flat.numel(), pool.numel()):
-                n = min(pool.numel(), flat.numel() - i)
-                flat[i:i + n].copy_(pool[:n])
+    model.tie_weights()  # as from_pretrained does: proj_out is the decoder's token embedding
+    assert model.proj_out.weight is model.model.decoder.embed_tokens.weight, "proj_out not tied"
+    fill_from_pool(model, torch.float32)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     rss_loaded = _status_bytes("VmRSS")
     features = torch.randn(batch, cfg["num_mel_bins"], 3000)
@@ -85,14 +81,6 @@ def measure_one(name: str, batch: int, beams: int, new_tokens: int, threads: int
                            "cpu": _cpu_model(), "machine": platform.machine()}}
 
 
-def _child(threads: int, row: tuple[str, int, int, int]) -> tuple[dict[str, Any] | None, str | None]:
-    cmd = [sys.executable, __file__, "--threads", str(threads), "--one", *map(str, row)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -104,32 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         name, batch, beams, tokens = args.one
         print(json.dumps(measure_one(name, int(batch), int(beams), int(tokens), args.threads)))
         return 0
-    rows = []
-    for key in MATRIX:
-        runs, errors = [], []
-        for _ in range(args.runs):
-            row, error = _child(args.threads, key)
-            (runs.append(row) if row else errors.append(error))
-        if not runs:
-            print(f"{key}: failed ({errors[0]})", file=sys.stderr)
-            continue
-        worst = dict(max(runs, key=lambda r: r["peak_rss_generate_bytes"]))
-        worst["runs"] = len(runs)
-        worst["peak_rss_generate_runs_bytes"] = [r["peak_rss_generate_bytes"] for r in runs]
-        worst["rss_after_load_runs_bytes"] = [r["rss_after_load_bytes"] for r in runs]
-        rows.append(worst)
-        print(f"{key}: peak MiB {[round(p / 2**20) for p in worst['peak_rss_generate_runs_bytes']]} "
-              f"(after load {worst['rss_after_load_bytes'] / 2**20:.0f})", flush=True)
-    doc = {"about": "Whisper on the CPU with HF transformers (fp32, sdpa): resident size after imports and after "
-                    "building, and the peak resident size (VmHWM, reset after building) during generation of "
-                    "exactly new_tokens tokens for `batch` 30 s windows with `beams` beams; bytes. Measured by "
-                    "benchmarks/measure_cpu_speech.py, random weights, fresh processes; the row's fields are its "
-                    "worst run's.",
-           "calibration_models": list(CALIBRATION_MODELS), "rows": rows}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(f"{len(rows)} rows -> {args.out}", file=sys.stderr)
+    rows = fresh_rows.measure(__file__, MATRIX, args.runs, args.threads, "peak_rss_generate_bytes")
+    fresh_rows.write(args.out, "Whisper on the CPU with HF transformers (fp32, sdpa): resident size after imports and "
+                     "after building (proj_out tied, as loaded), and the peak resident size (VmHWM, reset after "
+                     "building) during generation of exactly new_tokens tokens for `batch` 30 s windows with `beams` "
+                     "beams; bytes. Measured by benchmarks/measure_cpu_speech.py, random weights, fresh processes; "
+                     "the row's fields are its worst run's.", CALIBRATION_MODELS, rows)
     return 0
 
 

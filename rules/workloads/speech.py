@@ -29,12 +29,12 @@ WINDOW_SECONDS = 30
 FRAMES = 3000  # log-mel frames per window (10 ms hop)
 MAX_BEAMS = 16
 # CPU range over the live elements (benchmarks/calibration_speech.py on benchmarks/data/cpu-speech.json)
-CPU_FACTOR = 1.3
-CPU_BASE = 64 * MIB
-CPU_HOLES_FACTOR = 0.3
-CPU_HOLES_BASE = 96 * MIB
-CPU_PROCESS_TYPICAL = 1100 * MIB  # Python + torch + transformers imported and a Whisper built, minus its weights
-CPU_PROCESS = 1150 * MIB
+CPU_FACTOR = 1.671
+CPU_BASE = 34 * MIB
+CPU_HOLES_FACTOR = 0.16
+CPU_HOLES_BASE = 30 * MIB
+CPU_PROCESS_TYPICAL = 786 * MIB  # Python + torch + transformers imported and a Whisper built, minus its weights
+CPU_PROCESS = 787 * MIB
 
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
