@@ -50,6 +50,7 @@ class Runtime:
     export: str | None = None  # what the user runs first to get the runtime's model file
     note: str | None = None
     auto: bool = True  # chosen by --engine auto (the others: asked for by name, or through --device)
+    half_needs_cuda: bool = False  # fp16 only on CUDA GPUs (elsewhere it silently runs fp32)
 
     def runs_on(self, target: str) -> bool:
         return target in self.targets
@@ -67,7 +68,7 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     # ultralytics predict(): PyTorch underneath, Conv+BN fused; half=True on CUDA only (docs.ultralytics.com/modes/
     # predict: "half: Enables half-precision (FP16) inference ... on supported GPUs").
     Runtime("ultralytics", "Ultralytics", 0, (GPU, CPU), {GPU: ("fp16", "fp32"), CPU: ("fp32",)},
-            libraries=("ultralytics",)),
+            libraries=("ultralytics",), half_needs_cuda=True),
     # ONNX Runtime: CPU EP (fp32; int8 after static QDQ quantization, onnxruntime.ai/docs/performance/
     # model-optimizations/quantization.html) and CUDA EP (fp32, fp16 models). Not calibrated here.
     Runtime("onnxruntime", "ONNX Runtime", 2, (GPU, CPU), {GPU: ("fp16", "fp32"), CPU: ("fp32", "int8")},

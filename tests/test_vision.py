@@ -282,3 +282,14 @@ def test_python_api_and_fleet_report_plan_vision_models(gpu_file):
     cell = json.loads(report.stdout)["hosts"][0]["cells"]["YOLOv8x"]
     assert cell["fits"] and (cell["precision"], cell["engine"], cell["placement"]) == ("fp16", "ultralytics",
                                                                                       "single-gpu")
+
+
+def test_apple_gpus_run_ultralytics_in_fp32_on_mps():
+    from advisor.launch import settings_for
+
+    apple = machine([gpu(0, "Apple M2 Max 96GB", 72, None)])
+    rec = vision("YOLOv8n", apple)
+    assert rec.plan is not None and rec.plan.devices == ["gpu:0"]
+    assert (rec.plan.precision, rec.plan.engine) == ("fp32", "ultralytics")  # half=True is CUDA-only
+    assert any("half=True needs a CUDA GPU" in r.reason for r in rec.rejected)
+    assert "device='mps'" in settings_for(rec.plan, catalog.spec_for("YOLOv8n"))["python"]

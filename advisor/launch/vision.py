@@ -29,11 +29,13 @@ def _imgsz(plan: Plan) -> str:
 
 
 def _torch_device(plan: Plan) -> str:
-    return "cuda" if plan.placement == "single-gpu" else "cpu"
+    if plan.placement != "single-gpu":
+        return "cpu"
+    return "cuda" if plan.cuda_visible_devices else "mps"  # an Apple GPU has no CUDA ids
 
 
 def ultralytics(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
-    device = "0" if plan.placement == "single-gpu" else "'cpu'"  # CUDA_VISIBLE_DEVICES selects the plan's GPU
+    device = {"cuda": "0", "mps": "'mps'", "cpu": "'cpu'"}[_torch_device(plan)]  # CUDA_VISIBLE_DEVICES selects it
     half = ", half=True" if plan.precision == "fp16" else ""
     python = (f"from ultralytics import YOLO\n"
               f"model = YOLO({_builder(spec)!r})\n"

@@ -176,6 +176,8 @@ def _gate(spec: ModelSpec, runtime: Runtime, target: Target, precision: str) -> 
         return f"{runtime.label} needs an NVIDIA GPU ({target.label})"
     if precision not in runtime.precisions_on(target.kind):
         return f"{runtime.label} on {target.label} runs {', '.join(runtime.precisions_on(target.kind))}, not {precision}"
+    if target.kind == GPU and precision == "fp16" and runtime.half_needs_cuda and not target.nvidia:
+        return f"{runtime.label}'s half=True needs a CUDA GPU ({target.label} would run fp32)"
     if target.kind == GPU and precision == "bf16" and not target.memory.native_bf16:
         return f"bf16 needs compute capability ≥ 8.0 ({target.label})"
     if target.kind == "edge-tpu" and (spec.family or "") in TRANSFORMER_FAMILIES:
