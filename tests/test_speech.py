@@ -78,7 +78,6 @@ def test_faster_whisper_needs_cuda_and_bf16_needs_ampere():
     assert any("bf16 needs compute capability" in r.reason for r in t4.rejected)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="cpu-speech.json not measured")
 def test_cpu_range_is_the_calibration_and_holds_on_the_held_out_rows():
     sys.path.insert(0, str(REPO / "benchmarks"))
     from calibration_speech import PEAKS, calibrate, estimate
