@@ -1,6 +1,7 @@
 """Accelerators other than NVIDIA GPUs, detected by presence (device nodes, sysfs, environment).
 
-The vision workload plans for the NPUs and Edge TPUs found here (rules/workloads/vision.py); AMD GPUs are reported.
+The vision workload plans for the NPUs and Edge TPUs found here (rules/workloads/vision.py); AMD GPUs are planned
+for as GPUs (rules/devices.py: ROCm).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ memory for the rest, and rank by quality, then speed, then headroom. Pure: value
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,6 +26,7 @@ from rules.units import gib
 Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 DEFAULT_CONTEXT_CAP = 8192
 MAX_SPLIT = 16
+AMD_FP8 = re.compile(r"MI3[0-9]{2}", re.IGNORECASE)  # CDNA3+ (gfx942, gfx950) have FP8 matrix cores (AMD CDNA 3 ISA)
 ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
 MAX_CONTEXT = 10_000_000
 
@@ -96,6 +98,13 @@ def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) 
         if not precision.cpu:
             return f"{p} needs GPU kernels; it does not run on the CPU"
         return None
+    if device.rocm:
+        if not eng.runs_on_rocm:
+            return f"{engine} needs CUDA (NVIDIA); it does not run on AMD GPUs"
+        if precision.family in ("float", "gguf") or (precision.family == "fp8" and AMD_FP8.search(device.name)):
+            return None
+        return (f"{p} has no ROCm kernels advisor can vouch for on {device.name}; AMD GPUs run bf16 / fp16, GGUF "
+                "(llama.cpp, Ollama) and fp8 on Instinct MI300 and newer")
     if device.apple:
         if not eng.runs_on_apple:
             return f"{engine} does not run on Apple GPUs"
@@ -206,7 +215,7 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
 def _gate_kind(d: Device) -> tuple[object, ...]:
     """What a gate looks at: devices alike in it pass or fail together."""
     g = d.gpu
-    return (d.kind, d.name, d.apple, d.unified, d.is_mig, g.compute_capability if g else None,
+    return (d.kind, d.name, d.apple, d.rocm, d.unified, d.is_mig, g.compute_capability if g else None,
             g.abilities if g else None)
 
 
@@ -287,6 +296,11 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
     room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)
     device = next((d for d in (*devs.gpus, devs.cpu) if d is not None and d.key == draft.uses[0].device), None)
     notes = list(draft.notes)
+    rocm = [g for g in devs.gpus if g.rocm and g.key in {u.device for u in draft.uses}]
+    if rocm:
+        ids = ",".join(g.key.removeprefix("gpu:rocm") for g in rocm)
+        notes.append(f"AMD GPU: select it with HIP_VISIBLE_DEVICES={ids} (the probe's order of AMD cards; check with "
+                     "rocm-smi), and use the engine's ROCm build")
     if not spec.exact:
         notes.append("the model's size is approximate, so is this plan")
     rope = rope_scaling(spec, job.context)

@@ -29,6 +29,9 @@ def context_for(plan: Plan, spec: ModelSpec) -> Context:
     if plan.cuda_visible_devices:
         # exported together they select the plan's physical GPUs whatever the caller's environment had set
         env = {"CUDA_DEVICE_ORDER": plan.cuda_device_order or "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": plan.cuda_visible_devices}
+    rocm = [d.removeprefix("gpu:rocm") for d in plan.devices if d.startswith("gpu:rocm")]
+    if rocm:  # AMD GPUs (ROCm): HIP selects them, in the probe's order of AMD cards
+        env = {"HIP_VISIBLE_DEVICES": ",".join(rocm)}
     return Context(model_ref(spec), env, plan.rope_scaling)
 
 

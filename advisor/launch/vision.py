@@ -31,7 +31,9 @@ def _imgsz(plan: Plan) -> str:
 def _torch_device(plan: Plan) -> str:
     if plan.placement != "single-gpu":
         return "cpu"
-    return "cuda" if plan.cuda_visible_devices else "mps"  # an Apple GPU has no CUDA ids
+    if plan.cuda_visible_devices or any(d.startswith("gpu:rocm") for d in plan.devices):
+        return "cuda"  # NVIDIA, or AMD through ROCm's PyTorch (which names its GPUs cuda)
+    return "mps"  # an Apple GPU
 
 
 def ultralytics(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:

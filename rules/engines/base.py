@@ -32,6 +32,7 @@ class Engine:
     auto: ClassVar[bool] = True  # considered by --engine auto (Ollama is asked for by name only)
     needs_gpu: ClassVar[bool] = False
     runs_on_apple: ClassVar[bool] = False  # Apple GPUs (Metal / MPS)
+    runs_on_rocm: ClassVar[bool] = False  # AMD GPUs (ROCm / HIP builds)
     min_cc: ClassVar[tuple[int, int]] = (0, 0)  # NVIDIA compute capability floor
     precisions: ClassVar[frozenset[str]] = frozenset()  # precision rows by name
     families: ClassVar[frozenset[str]] = frozenset()  # or whole families (gguf)

@@ -31,6 +31,7 @@ class LlamaCpp(Engine):
     label = "llama.cpp"
     rank = 3  # after vLLM, SGLang and TensorRT-LLM on equal terms; before transformers
     runs_on_apple = True
+    runs_on_rocm = True  # llama.cpp's HIP backend (GGML_HIP), which Ollama ships for AMD GPUs too
     min_cc = (5, 0)
     families: ClassVar[frozenset[str]] = frozenset({"gguf"})
     # convert_hf_to_gguf.py registers no MllamaForConditionalGeneration; Ollama runs Llama 3.2 Vision in its own

@@ -29,6 +29,7 @@ class SGLang(ServingEngine):
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
     memory_flag = "--mem-fraction-static"
+    runs_on_rocm = True  # SGLang's ROCm build (docs.sglang.ai: AMD GPUs)
     batched_tokens = CHUNKED_PREFILL
     max_seqs = MAX_RUNNING
     extra_runtime = CUDA_GRAPHS

@@ -98,6 +98,7 @@ class Transformers(Engine):
     label = "HF transformers"
     rank = 4
     runs_on_apple = True
+    runs_on_rocm = True  # PyTorch's ROCm builds
     min_cc = (3, 7)
     precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "int8", "awq-int4", "gptq-int4", "gptq-int8", "nf4"})
     kv_dtypes = ("fp16", "bf16", "fp32")

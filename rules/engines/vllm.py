@@ -83,6 +83,7 @@ class VLLM(ServingEngine):
     smaller_kv_dtypes = ("fp8",)
     checks_torch_kernels = True
     kv_block_tokens = VLLM_BLOCK
+    runs_on_rocm = True  # vLLM's ROCm build (docs.vllm.ai: "GPU: AMD ROCm")
     unsupported_model_types: ClassVar[dict[str, str]] = {"mllama": MLLAMA_GONE}
     memory_flag = "--gpu-memory-utilization"
 
