@@ -18,7 +18,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "benchmarks" / "data" / "cpu-embedding.json"
-MIB = 1024**2
 PEAKS = "peak_rss_forward_runs_bytes"
 
 
@@ -52,15 +51,11 @@ def estimate(row: dict[str, Any]) -> Any:
 
 
 def main() -> int:
-    from benchmarks.range_fit import constants_line, report
-    from rules.workloads import embedding as sp
+    from benchmarks.range_fit import print_calibration
+    from rules.workloads import embedding as workload
 
     doc = json.loads(DATA.read_text())
-    print("fitted on the calibration half:", constants_line(calibrate(doc)))
-    print(f"in rules/workloads/embedding.py: typical {sp.CPU_FACTOR} x live + {sp.CPU_BASE / MIB:.0f} MiB; holes "
-          f"{sp.CPU_HOLES_FACTOR} x live + {sp.CPU_HOLES_BASE / MIB:.0f} MiB; process "
-          f"{sp.CPU_PROCESS_TYPICAL / MIB:.0f}-{sp.CPU_PROCESS / MIB:.0f} MiB")
-    report(doc, estimate, PEAKS, lambda r: f"{r['model']} x{r['batch']} tokens {r['tokens']}")
+    print_calibration(doc, calibrate(doc), workload, estimate, PEAKS, lambda r: f"{r['model']} x{r['batch']} tokens {r['tokens']}")
     return 0
 
 

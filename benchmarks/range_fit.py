@@ -75,3 +75,16 @@ def constants_line(f: dict[str, Any]) -> str:
                        for g in f["process_typical"])
     return (f"typical {f['factor']:.3f} x live + {f['base'] / mib:.0f} MiB; holes {f['holes_factor']:.2f} x live + "
             f"{f['holes_base'] / mib:.0f} MiB; process (typical-worst) {groups}")
+
+
+def print_calibration(doc: dict[str, Any], fitted: dict[str, Any], workload: Any,
+                      estimate: Callable[[dict[str, Any]], Any], peaks_key: str,
+                      describe: Callable[[dict[str, Any]], str]) -> None:
+    """The fitted constants, the ones `workload` (a module with CPU_FACTOR, CPU_BASE, CPU_HOLES_FACTOR,
+    CPU_HOLES_BASE, CPU_PROCESS_TYPICAL, CPU_PROCESS) carries, and every row against its estimate."""
+    mib = 1024**2
+    print("fitted on the calibration half:", constants_line(fitted))
+    print(f"in {workload.__name__}: typical {workload.CPU_FACTOR} x live + {workload.CPU_BASE / mib:.0f} MiB; holes "
+          f"{workload.CPU_HOLES_FACTOR} x live + {workload.CPU_HOLES_BASE / mib:.0f} MiB; process "
+          f"{workload.CPU_PROCESS_TYPICAL / mib:.0f}-{workload.CPU_PROCESS / mib:.0f} MiB")
+    report(doc, estimate, peaks_key, describe)

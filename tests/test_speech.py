@@ -4,7 +4,6 @@ range to measurements, runtimes gated, settings to paste, and the options that d
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from rules.plan import Request
 from rules.workloads import decide
 from rules.workloads import speech as sp
 from tests.cli_refusals import assert_refused
+from tests.range_checks import assert_calibrated
 from tests.snapshots import NO_GPU, gpu, machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,23 +80,9 @@ def test_faster_whisper_needs_cuda_and_bf16_needs_ampere():
 
 def test_cpu_range_is_the_calibration_and_holds_on_the_held_out_rows():
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from calibration_speech import PEAKS, calibrate, estimate
+    import calibration_speech
 
-    doc = json.loads(DATA.read_text())
-    f = calibrate(doc)
-    assert pytest.approx(f["factor"], abs=0.01) == sp.CPU_FACTOR
-    assert pytest.approx(f["base"], abs=MIB) == sp.CPU_BASE
-    assert pytest.approx(f["holes_factor"], abs=0.01) == sp.CPU_HOLES_FACTOR
-    assert 0 <= sp.CPU_HOLES_BASE - f["holes_base"] < MIB
-    assert 0 <= sp.CPU_PROCESS - f["process_worst"]["transformers"] < MIB
-    assert pytest.approx(f["process_typical"]["transformers"], abs=MIB) == sp.CPU_PROCESS_TYPICAL
-    held = [r for r in doc["rows"] if r["model"] not in doc["calibration_models"]]
-    assert len(held) >= 8
-    for row in doc["rows"]:
-        assert estimate(row).total_bytes >= max(row[PEAKS]), row
-    for row in held:
-        typical = estimate(row).typical_total_bytes
-        assert typical is not None and abs(typical / statistics.median(row[PEAKS]) - 1) <= 0.10, row
+    assert_calibrated(calibration_speech, sp, DATA, min_held=8)
 
 
 @pytest.mark.parametrize("args,needle", [
