@@ -83,7 +83,8 @@ def _spec_for(name: str) -> ModelSpec:
     return spec_from_counted(
         counted, name=entry["name"], source="catalog", location=entry.get("hf_repo") or f"catalog:{entry['name']}",
         model_type=config.get("model_type"), family=entry.get("family"),
-        modality="vision-language" if "vision" in counted.groups else "text", exact=True,
+        modality="audio" if counted.kind == "speech" else ("vision-language" if "vision" in counted.groups else "text"),
+        exact=True,
         native_dtype=config.get("torch_dtype"), quantization=quantization_of(config),
         notes=[n for n in [entry.get("note")] if n], citation=citation,
         kind="embedding" if entry.get("workload") == "embedding" else counted.kind,

@@ -462,7 +462,7 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
         return Counted(total=total, active=total, groups=groups, layers=s["decoder_layers"], hidden=s["d_model"],
                        heads=s["decoder_attention_heads"], kv_heads=s["decoder_attention_heads"],
                        head_dim=s["d_model"] // s["decoder_attention_heads"], intermediate=s["decoder_ffn_dim"],
-                       vocab=s["vocab_size"], context=s["max_target_positions"], tied_embeddings=True,
+                       vocab=s["vocab_size"], context=None, tied_embeddings=True,
                        text_model_type="whisper", kind="speech", speech=s)
     if model_type in ("qwen2_vl", "qwen2_5_vl"):
         # Qwen2-VL and Qwen2.5-VL: a Qwen2 text model, its keys at the top level (older configs) or in text_config.

@@ -29,7 +29,7 @@ def render_catalog(rows: list[dict[str, Any]], console: Console, query: str | No
     for r in rows:
         active = params_text(r["params_active"]) if r["params_active"] != r["params_total"] else ""
         table.add_row(r["name"], params_text(r["params_total"]), active,
-                      f"{r['max_context']:,}" if r.get("max_context") else "", r.get("family") or "", r["modality"])
+                      f"{r['max_context']:,}" if r.get("max_context") else "", r.get("family") or "", r.get("kind") or r["modality"])
     console.print(table)
 
 
