@@ -211,7 +211,9 @@ PLACEMENT = typer.Option("auto", "--placement", help="The layout you will run: a
                          "layer-split, offload or cpu (the plan and its per-device figures are for that layout).")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
 ENGINE = typer.Option("auto", "--engine", "-e", autocompletion=completion.engines,
-                      help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or ollama.")
+                      help="auto, vllm, sglang, tensorrt-llm, transformers, llama.cpp or ollama; for other kinds of "
+                      "model their runtimes (pytorch, ultralytics, onnxruntime, tensorrt, openvino, litert, coreml, "
+                      "hailort, qnn, faster-whisper, sentence-transformers, diffusers).")
 PRECISION = typer.Option("auto", "--precision", "-p", autocompletion=completion.precisions,
                          help="auto, bf16, fp16, fp32, fp8, int8, int4, nf4, awq, gptq, fp4, or a GGUF type such as "
                          "Q4_K_M.")

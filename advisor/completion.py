@@ -34,8 +34,10 @@ def precisions(incomplete: str) -> list[str]:
 
 def engines(incomplete: str) -> list[str]:
     from rules import engines as registry
+    from rules.runtimes import EMBEDDING_RUNTIMES, NAMES, SPEECH_RUNTIMES
 
-    return _starting(["auto", *registry.NAMES], incomplete)
+    others = [n for n in (*NAMES, *SPEECH_RUNTIMES, *EMBEDDING_RUNTIMES, "diffusers") if n not in registry.NAMES]
+    return _starting(["auto", *registry.NAMES, *dict.fromkeys(others)], incomplete)
 
 
 def kv_dtypes(incomplete: str) -> list[str]:
