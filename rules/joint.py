@@ -31,9 +31,19 @@ def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
     assert plan is not None
     gpus = list(snapshot.gpus)
     memory = snapshot.memory
+    accelerators = snapshot.accelerators
     for use in plan.per_device:
         taken = use.reserved_bytes if use.reserved_bytes is not None else use.memory.total_bytes
-        if use.kind == "gpu":
+        if use.device.startswith("gpu:rocm"):  # an AMD GPU: its VRAM is the probe's sysfs reading
+            k = int(use.device.removeprefix("gpu:rocm"))
+            amd = [a for a in accelerators.devices if a.kind == "amd-gpu"]
+            if k < len(amd):
+                card = amd[k]
+                used = (card.memory_used_bytes or 0) + taken
+                devices = [a.model_copy(update={"memory_used_bytes": used}) if a is card else a
+                           for a in accelerators.devices]
+                accelerators = accelerators.model_copy(update={"devices": devices})
+        elif use.kind == "gpu":
             mig = int(use.device.split("/mig:")[1]) if "/mig:" in use.device else None
             out = []
             for g in gpus:
@@ -50,17 +60,27 @@ def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
             avail = memory.effective_available_bytes or memory.available_bytes or 0
             memory = memory.model_copy(update={"effective_available_bytes": max(0, avail - taken),
                                                "available_bytes": max(0, (memory.available_bytes or 0) - taken)})
-    return snapshot.model_copy(update={"gpus": gpus, "memory": memory})
+    return snapshot.model_copy(update={"gpus": gpus, "memory": memory, "accelerators": accelerators})
 
 
 def _greedy(specs: Sequence[ModelSpec], snapshot: Snapshot, request: Request) -> JointPlacement:
     """Largest first; each later model sees only what the earlier ones left."""
     from rules.select import recommend
+    from rules.workloads import decide
 
     result = JointPlacement()
     current = snapshot
     for spec in specs:
-        rec = recommend(spec, current, request, joint=True, advise=False)
+        if spec.kind == "text-generation":
+            rec = recommend(spec, current, request, joint=True, advise=False)
+        else:  # another kind: its own workload, with the options that apply to it
+            other = request.model_copy(update={"context": None, "prompt": None, "kv_dtype": "auto",
+                                               "quality_floor": None})
+            try:
+                rec = decide(spec, current, other)
+            except ValueError as exc:
+                result.unplaced.append((spec.name, str(exc)))
+                continue
         if rec.fits and rec.plan is not None:
             result.placed.append(rec)
             current = _subtract(current, rec)

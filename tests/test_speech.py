@@ -125,3 +125,19 @@ def test_no_fit_offers_a_batch_and_a_smaller_whisper():
     smaller = next(c for c in rec.changes if c.kind == "smaller-model")
     assert smaller.plan is not None and smaller.plan.model in rec.smaller_models
     assert catalog.spec_for(smaller.plan.model).params_total < spec.params_total
+
+
+def test_models_of_several_kinds_placed_together_see_what_the_others_leave():
+    from advisor.models.resolve import resolve
+    from rules.joint import place_models
+
+    rtx4090 = machine([gpu(0, "NVIDIA GeForce RTX 4090", 24, "8.9", 23.3)], ram_gib=64)
+    specs = [resolve("llama3.1:8b"), catalog.spec_for("whisper-small"), catalog.spec_for("YOLOv8x")]
+    joint = place_models(specs, rtx4090, Request())
+    assert joint.fits, joint.unplaced
+    by_name = {r.model["name"]: r.plan for r in joint.placed}
+    llm, asr = by_name["Llama-3.1-8B-Instruct"], by_name["whisper-small"]
+    assert llm is not None and asr is not None and by_name["YOLOv8x"] is not None
+    reserved = llm.per_device[0].reserved_bytes or llm.per_device[0].memory.total_bytes
+    # whisper's GPU free memory is what the LLM engine's reservation left
+    assert asr.per_device[0].free_bytes == pytest.approx(int(23.3 * 1024**3) - reserved, abs=2)
