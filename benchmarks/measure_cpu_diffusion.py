@@ -13,8 +13,6 @@ the row's weight_bytes counts the UNet and the VAE only.
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 import time
@@ -33,18 +31,11 @@ PEAK = "peak_rss_stages_bytes"
 
 
 def measure_one(name: str, resolution: int, batch: int, threads: int) -> dict[str, Any]:
-    rss_python = _status_bytes("VmRSS")
+    entry, rss_python, rss_imports = fresh_rows.begin(name, threads, ("diffusers",))
     import diffusers
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from advisor.models import catalog
-
-    torch.set_num_threads(threads)
-    rss_imports = _status_bytes("VmRSS")
-    entry = catalog.find(name)
-    if entry is None:
-        raise SystemExit(f"{name} is not in the catalog")
     comps = entry["components"]
     unet_cfg = {k: v for k, v in comps["unet"]["config"].items() if not k.startswith("_")}
     vae_cfg = {k: v for k, v in comps["vae"]["config"].items() if not k.startswith("_")}
@@ -77,23 +68,15 @@ def measure_one(name: str, resolution: int, batch: int, threads: int) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=2, help="Fresh processes per row")
-    parser.add_argument("--one", nargs=3, metavar=("NAME", "RESOLUTION", "BATCH"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]), int(args.one[2]), args.threads)))
-        return 0
-    rows = fresh_rows.measure(__file__, MATRIX, args.runs, args.threads, PEAK)
-    fresh_rows.write(args.out, "Stable Diffusion stages on the CPU (diffusers, fp32): resident size after imports and "
-                     "after building the UNet and the VAE, and the peak resident size (VmHWM, reset after building) "
-                     "during one denoiser step for 2 x batch latents and the VAE decode of batch latents; bytes. "
-                     "Measured by benchmarks/measure_cpu_diffusion.py, random weights, fresh processes; the row's "
-                     "fields are its worst run's. A check of the estimate, not a calibration (no held-out half: "
-                     "one model).", [], rows)
-    return 0
+    return fresh_rows.run_script(
+        argv, script=__file__, description=__doc__.splitlines()[0], default_out=DEFAULT_OUT,
+        metavars=("NAME", "RESOLUTION", "BATCH"), measure_one=measure_one, matrix=MATRIX, peak_key=PEAK,
+        about="Stable Diffusion stages on the CPU (diffusers, fp32): resident size after imports and after building "
+              "the UNet and the VAE, and the peak resident size (VmHWM, reset after building) during one denoiser step "
+              "for 2 x batch latents and the VAE decode of batch latents; bytes. Measured by "
+              "benchmarks/measure_cpu_diffusion.py, random weights, fresh processes; the row's fields are its worst "
+              "run's. A check of the estimate, not a calibration (no held-out half: one model).",
+        calibration_models=[])
 
 
 if __name__ == "__main__":

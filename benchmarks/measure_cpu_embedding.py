@@ -12,7 +12,6 @@ kernel's peak-RSS mark (5 > /proc/self/clear_refs), run one forward in inference
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 import time
@@ -34,18 +33,11 @@ PEAK = "peak_rss_forward_bytes"
 
 
 def measure_one(name: str, tokens: int, batch: int, threads: int) -> dict[str, Any]:
-    rss_python = _status_bytes("VmRSS")
+    entry, rss_python, rss_imports = fresh_rows.begin(name, threads, ("transformers", "transformers.initialization"))
     import torch
     import transformers
     from transformers.initialization import no_init_weights
 
-    from advisor.models import catalog
-
-    torch.set_num_threads(threads)
-    rss_imports = _status_bytes("VmRSS")
-    entry = catalog.find(name)
-    if entry is None:
-        raise SystemExit(f"{name} is not in the catalog")
     cfg = dict(entry["config"])
     model_type = cfg.pop("model_type")
     cfg.pop("torch_dtype", None)
@@ -76,24 +68,13 @@ def measure_one(name: str, tokens: int, batch: int, threads: int) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=2, help="Fresh processes per row")
-    parser.add_argument("--one", nargs=3, metavar=("NAME", "TOKENS", "BATCH"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        import json
-
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]), int(args.one[2]), args.threads)))
-        return 0
-    rows = fresh_rows.measure(__file__, MATRIX, args.runs, args.threads, PEAK)
-    fresh_rows.write(args.out, "Encoders and embedding models on the CPU with HF transformers (fp32, sdpa): resident "
-                     "size after imports and after building, and the peak resident size (VmHWM, reset after "
-                     "building) during one forward of batch x tokens; bytes. Measured by "
-                     "benchmarks/measure_cpu_embedding.py, random weights, fresh processes; the row's fields are its "
-                     "worst run's.", CALIBRATION_MODELS, rows)
-    return 0
+    return fresh_rows.run_script(
+        argv, script=__file__, description=__doc__.splitlines()[0], default_out=DEFAULT_OUT,
+        metavars=("NAME", "TOKENS", "BATCH"), measure_one=measure_one, matrix=MATRIX, peak_key=PEAK,
+        about="Encoders and embedding models on the CPU with HF transformers (fp32, sdpa): resident size after imports "
+              "and after building, and the peak resident size (VmHWM, reset after building) during one forward of "
+              "batch x tokens; bytes. Measured by benchmarks/measure_cpu_embedding.py, random weights, fresh "
+              "processes; the row's fields are its worst run's.", calibration_models=CALIBRATION_MODELS)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ leaves in the heap; see benchmarks/measure_cpu.py). Conditions (library versions
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 import time
@@ -95,25 +93,14 @@ def measure_one(name: str, size: int, batch: int, threads: int) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=2, help="Fresh processes per row")
-    parser.add_argument("--only", nargs="*")
-    parser.add_argument("--one", nargs=3, metavar=("NAME", "SIZE", "BATCH"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]), int(args.one[2]), args.threads)))
-        return 0
-    keys = [(name, size, batch) for name, sizes, batches in MATRIX if not args.only or name in args.only
-            for size in sizes for batch in batches]
-    rows = fresh_rows.measure(__file__, keys, args.runs, args.threads, "peak_rss_inference_bytes")
-    fresh_rows.write(args.out, "Vision models on the CPU (PyTorch eager, fp32): resident size after imports and after "
-                     "building, and the peak resident size (VmHWM, reset after building) during one forward in "
-                     "inference mode, per model, square image size and batch; bytes. Measured by "
-                     "benchmarks/measure_cpu_kinds.py, random weights, fresh processes; the row's fields are its "
-                     "worst run's.", CALIBRATION_MODELS, rows)
-    return 0
+    keys = [(name, size, batch) for name, sizes, batches in MATRIX for size in sizes for batch in batches]
+    return fresh_rows.run_script(
+        argv, script=__file__, description=__doc__.splitlines()[0], default_out=DEFAULT_OUT,
+        metavars=("NAME", "SIZE", "BATCH"), measure_one=measure_one, matrix=keys, peak_key="peak_rss_inference_bytes",
+        about="Vision models on the CPU (PyTorch eager, fp32): resident size after imports and after building, and the "
+              "peak resident size (VmHWM, reset after building) during one forward in inference mode, per model, "
+              "square image size and batch; bytes. Measured by benchmarks/measure_cpu_kinds.py, random weights, fresh "
+              "processes; the row's fields are its worst run's.", calibration_models=CALIBRATION_MODELS)
 
 
 if __name__ == "__main__":

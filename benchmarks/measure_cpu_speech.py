@@ -14,8 +14,6 @@ loop without Whisper's language and timestamp logic, which needs the tokenizer's
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 import time
@@ -37,18 +35,10 @@ CALIBRATION_MODELS = ("whisper-tiny", "whisper-small")
 
 
 def measure_one(name: str, batch: int, beams: int, new_tokens: int, threads: int) -> dict[str, Any]:
-    rss_python = _status_bytes("VmRSS")
+    entry, rss_python, rss_imports = fresh_rows.begin(name, threads, ("transformers", "transformers.generation.utils"))
     import torch
     import transformers
     from transformers.generation.utils import GenerationMixin
-
-    from advisor.models import catalog
-
-    torch.set_num_threads(threads)
-    rss_imports = _status_bytes("VmRSS")
-    entry = catalog.find(name)
-    if entry is None:
-        raise SystemExit(f"{name} is not in the catalog")
     cfg = {k: v for k, v in entry["config"].items() if k not in ("model_type", "architectures")}
     torch.manual_seed(0)
     from transformers.initialization import no_init_weights
@@ -82,23 +72,15 @@ def measure_one(name: str, batch: int, beams: int, new_tokens: int, threads: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=2, help="Fresh processes per row")
-    parser.add_argument("--one", nargs=4, metavar=("NAME", "BATCH", "BEAMS", "TOKENS"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.one:
-        name, batch, beams, tokens = args.one
-        print(json.dumps(measure_one(name, int(batch), int(beams), int(tokens), args.threads)))
-        return 0
-    rows = fresh_rows.measure(__file__, MATRIX, args.runs, args.threads, "peak_rss_generate_bytes")
-    fresh_rows.write(args.out, "Whisper on the CPU with HF transformers (fp32, sdpa): resident size after imports and "
-                     "after building (proj_out tied, as loaded), and the peak resident size (VmHWM, reset after "
-                     "building) during generation of exactly new_tokens tokens for `batch` 30 s windows with `beams` "
-                     "beams; bytes. Measured by benchmarks/measure_cpu_speech.py, random weights, fresh processes; "
-                     "the row's fields are its worst run's.", CALIBRATION_MODELS, rows)
-    return 0
+    return fresh_rows.run_script(
+        argv, script=__file__, description=__doc__.splitlines()[0], default_out=DEFAULT_OUT,
+        metavars=("NAME", "BATCH", "BEAMS", "TOKENS"), measure_one=measure_one, matrix=MATRIX,
+        peak_key="peak_rss_generate_bytes",
+        about="Whisper on the CPU with HF transformers (fp32, sdpa): resident size after imports and after building "
+              "(proj_out tied, as loaded), and the peak resident size (VmHWM, reset after building) during generation "
+              "of exactly new_tokens tokens for `batch` 30 s windows with `beams` beams; bytes. Measured by "
+              "benchmarks/measure_cpu_speech.py, random weights, fresh processes; the row's fields are its worst "
+              "run's.", calibration_models=CALIBRATION_MODELS)
 
 
 if __name__ == "__main__":
