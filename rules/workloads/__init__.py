@@ -7,16 +7,15 @@ workload module is added here: adding a kind is one module with a `Workload` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from probes.schema import Snapshot
 from rules import select
 from rules.kinds import KINDS, PARAMETERS, not_modelled
 from rules.plan import Recommendation, Request
 from rules.spec import ModelSpec
-from rules.workloads import diffusion, embedding, speech, vision
 
 
 class Workload(Protocol):
@@ -61,19 +60,24 @@ class TextGeneration:
 
 @dataclass(frozen=True)
 class KindWorkload:
-    """A kind of model with its own workload module (its `decide` and its `problems`)."""
+    """A kind of model with its own workload module (its `decide` and its `problems`), imported when first asked
+    (a token-LLM check never loads the other kinds' modules)."""
 
     kind: str
     parameters: tuple[str, ...]
-    decide_fn: Callable[[ModelSpec, Snapshot, Request, select.Siblings | None], Recommendation]
-    problems_fn: Callable[[ModelSpec, Request], list[str]]
+    module: str  # rules/workloads/<module>.py
+
+    def _module(self) -> Any:
+        return importlib.import_module(f"rules.workloads.{self.module}")
 
     def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
                siblings: select.Siblings | None = None) -> Recommendation:
-        return self.decide_fn(spec, snapshot, request, siblings)
+        result: Recommendation = self._module().decide(spec, snapshot, request, siblings)
+        return result
 
     def problems(self, spec: ModelSpec, request: Request) -> list[str]:
-        return self.problems_fn(spec, request)
+        found: list[str] = self._module().problems(spec, request)
+        return found
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,11 @@ class NotModelled:
 WORKLOADS: dict[str, Workload] = {
     **{k: NotModelled(k, (PARAMETERS[k],)) for k in KINDS if k != "text-generation"},
     "text-generation": TextGeneration(),
-    "vision": KindWorkload("vision", ("image_size", "batch", "engine", "precision", "placement"),
-                           vision.decide, vision.problems),
+    "vision": KindWorkload("vision", ("image_size", "batch", "engine", "precision", "placement"), "vision"),
     "speech": KindWorkload("speech", ("audio_seconds", "batch", "beams", "new_tokens", "engine", "precision"),
-                           speech.decide, speech.problems),
-    "embedding": KindWorkload("embedding", ("context", "batch", "engine", "precision"),
-                              embedding.decide, embedding.problems),
-    "diffusion": KindWorkload("diffusion", ("image_size", "batch", "steps", "precision", "placement"),
-                              lambda spec, snap, req, _s: diffusion.decide(spec, snap, req), diffusion.problems),
+                           "speech"),
+    "embedding": KindWorkload("embedding", ("context", "batch", "engine", "precision"), "embedding"),
+    "diffusion": KindWorkload("diffusion", ("image_size", "batch", "steps", "precision", "placement"), "diffusion"),
 }
 
 

@@ -136,7 +136,7 @@ def problems(spec: ModelSpec, request: Request) -> list[str]:
     return out
 
 
-def decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendation:
+def decide(spec: ModelSpec, snapshot: Snapshot, request: Request, siblings: object = None) -> Recommendation:
     model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
              "exact": spec.exact, "source": spec.source, "max_context": None}
     shape = spec.diffusion
