@@ -51,12 +51,26 @@ def recommend(model: str, *, snapshot: Snapshot | None = None, hardware: str | P
     asked = build_request(**request)
     spec = resolve(model)
     snap = _snapshot(snapshot, hardware, gpu, device)
-    req = with_headroom_fraction(snap, asked)
+    req = with_measurements(snap, spec.name, with_headroom_fraction(snap, asked))
     try:
         rec = decide(spec, snap, req, siblings=catalog.family_of)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     return build_result(spec, snap, rec, method=req.method)
+
+
+def with_measurements(snapshot: Snapshot, model: str, request: Any) -> Any:
+    """The request with the peaks `advisor verify --record` stored for this model on this machine's devices (the
+    plans of the same configuration are never below them); unchanged when there is no inventory."""
+    from advisor.state import default_inventory
+
+    db = default_inventory()
+    if not db.is_file():
+        return request
+    from advisor.verify.records import lookup
+
+    found = lookup(db, snapshot, model)
+    return request.model_copy(update={"measured": found}) if found else request
 
 
 def check(model: str, **kwargs: Any) -> FitResult:

@@ -25,12 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def default_inventory(create: bool = False) -> Path:
-    """Where the inventory lives when --db is not given: the platform's state directory (XDG_STATE_HOME)."""
-    base = Path(os.environ["XDG_STATE_HOME"]) if os.environ.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
-    folder = base / "advisor"
-    if create:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder / "inventory.db"
+    from advisor.state import default_inventory as where
+
+    return where(create)
 
 
 def go_offline(offline: bool) -> None:
@@ -375,6 +372,53 @@ if os.environ.get("_ADVISOR_COMPLETE"):
 
     completion_init()
 
+@app.command()
+@handles_errors
+def verify(
+    model: str = typer.Argument(..., autocompletion=completion.models, help="The model to measure."),
+    context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
+    engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
+    gpus: str | None = GPUS, placement: str = PLACEMENT,
+    decode_steps: int = typer.Option(8, "--decode-steps", help="Greedy decode steps after the prefill."),
+    runs: int | None = typer.Option(None, "--runs", help="Fresh processes to measure in (default 3 on the CPU, "
+                                    "where the same run peaks differently in each process; 1 on a GPU)."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds each run may take before it is stopped."),
+    force: bool = flag("--force", help="Run a plan that does not fit, or that advisor cannot size (it may run "
+                       "the machine out of memory)."),
+    record: bool = flag("--record", help="Store the measurement in the inventory: fit and check then never "
+                        "estimate this configuration on this machine below it."),
+    db: Path | None = typer.Option(None, "--db", envvar="ADVISOR_INVENTORY", help="The inventory for --record. "
+                                   "Env: ADVISOR_INVENTORY. Default: ~/.local/state/advisor/inventory.db."),
+    sweep: bool = flag("--sweep", help="Measure a grid of prompt lengths and batch sizes and print each term's "
+                       "error."),
+    sweep_prompts: str | None = typer.Option(None, "--sweep-prompts", help="The sweep's prompts, e.g. 256,1k,4k "
+                                             "(default: 1/16, 1/4 and all of the context)."),
+    sweep_batches: str | None = typer.Option(None, "--sweep-batches", help="The sweep's batch sizes, e.g. 1,4."),
+    hardware: Path | None = typer.Option(None, "--hardware", hidden=True),
+    gpu: str | None = typer.Option(None, "--gpu", hidden=True),
+    device: str | None = typer.Option(None, "--device", hidden=True),
+    offline: bool = OFFLINE,
+    json_out: bool = flag("--json", help="Print the result as JSON."),
+) -> None:
+    """Measure the plan on this machine: the model built from its config with random weights (nothing
+    downloaded), one prefill and a few decode steps, estimate against measured by term and phase.
+
+    Exit 0 measured, the estimate held · 1 the plan does not fit (not run) · 2 bad input · 3 cannot tell ·
+    4 not measurable here · 5 the run failed · 6 a run peaked above the estimate.
+
+    Example: advisor verify SmolLM2-135M --context 2048 · advisor verify Qwen/Qwen2.5-0.5B --sweep --record
+    """
+    from advisor.commands.verify import run_verify
+
+    go_offline(offline)
+    raise typer.Exit(run_verify(model, json_out=json_out or _state["json"], force=force, runs=runs,
+                                decode_steps=decode_steps, timeout=timeout, record=record, db=db, sweep=sweep,
+                                sweep_prompts=sweep_prompts, sweep_batches=sweep_batches, context=context,
+                                prompt=prompt, batch=batch, engine=engine, precision=precision, kv_dtype=kv_dtype,
+                                headroom=headroom, gpus=gpus, placement=placement, hardware=hardware, gpu=gpu,
+                                device=device))
+
+
 completion_app = typer.Typer(help="Shell completion of commands, options and their values.", no_args_is_help=True)
 app.add_typer(completion_app, name="completion")
 
@@ -448,6 +492,21 @@ def inventory_diff(
     from advisor.commands.inventory import run_diff
 
     raise typer.Exit(run_diff(db or default_inventory(), since, "json" if json_out or _state["json"] else fmt))
+
+
+@inventory_app.command("measurements")
+@handles_errors
+def inventory_measurements(
+    db: Path | None = DB,
+    json_out: bool = flag("--json", help="Print the records as JSON."),
+) -> None:
+    """The measurements recorded by advisor verify --record: host, model, configuration, estimate and measured.
+
+    Example: advisor inventory measurements
+    """
+    from advisor.commands.inventory import run_measurements
+
+    raise typer.Exit(run_measurements(db or default_inventory(), json_out or _state["json"]))
 
 
 def _env_requested(argv: list[str]) -> str | None:

@@ -33,6 +33,15 @@ CREATE TABLE IF NOT EXISTS snapshots (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS snapshots_host_time ON snapshots (host, taken_ts);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measurements_model ON measurements (model, fingerprint);
 """
 
 

@@ -68,50 +68,19 @@ def matrix(quick: bool, models: list[str] | None = None) -> list[tuple[str, str,
 
 
 # --- the child: one measurement in this process --------------------------------------------------------------
-
-def _status_bytes(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    Path("/proc/self/clear_refs").write_text("5")
-    if _status_bytes("VmHWM") > _status_bytes("VmRSS") + 64 * 1024**2:
-        raise RuntimeError("the kernel did not reset the peak RSS mark (clear_refs 5)")
+# The kernel's marks and the random build are advisor verify's own (advisor/verify/rss.py, build.py): the dataset
+# and the command measure the same way.
+from advisor.verify.build import fill_from_pool  # noqa: E402, F401 - re-exported to the other measure_cpu_* scripts
+from advisor.verify.rss import cpu_model as _cpu_model  # noqa: E402
+from advisor.verify.rss import reset_peak as _reset_peak  # noqa: E402
+from advisor.verify.rss import status_bytes as _status_bytes  # noqa: E402
 
 
-def build_model(config: Any, dtype: Any) -> Any:
-    """The model with random weights, fast: built without transformers' (slow, per-tensor RNG) init, ties
-    applied, then every parameter filled from a small pool of N(0, 0.02) values in the target dtype (no
-    temporaries, so the resident size after loading is the weights', as after loading a checkpoint)."""
-    import transformers
-    from transformers.initialization import no_init_weights
+def build_model(config: dict[str, Any], dtype_name: str) -> Any:
+    """The causal LM of a config dict with random weights on the CPU (advisor.verify.build.causal_lm)."""
+    from advisor.verify.build import causal_lm
 
-    with no_init_weights():
-        net = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
-    net.tie_weights()
-    if getattr(config, "tie_word_embeddings", False):
-        assert net.get_output_embeddings().weight is net.get_input_embeddings().weight, "embeddings not tied"
-    fill_from_pool(net, dtype)
-    net.eval()
-    return net
-
-
-def fill_from_pool(net: Any, dtype: Any) -> None:
-    """Every parameter filled from a small pool of N(0, 0.02) values in `dtype`: no temporaries, so the resident
-    size after loading is the weights', as after loading a checkpoint."""
-    import torch
-
-    gen = torch.Generator().manual_seed(0)
-    pool = (torch.randn(1 << 20, generator=gen) * 0.02).to(dtype)
-    with torch.no_grad():
-        for p in net.parameters():
-            flat = p.view(-1)
-            for start in range(0, flat.numel(), pool.numel()):
-                n = min(pool.numel(), flat.numel() - start)
-                flat[start:start + n].copy_(pool[:n])
+    return causal_lm(config, dtype_name, "cpu")
 
 
 def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: int) -> dict[str, Any]:
@@ -127,13 +96,9 @@ def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: i
     entry = catalog.find(model)
     if entry is None:
         raise SystemExit(f"{model} is not in the catalog")
-    cfg_dict = dict(entry["config"])
-    model_type = cfg_dict.pop("model_type")
-    cfg_dict.pop("torch_dtype", None)
-    config = transformers.AutoConfig.for_model(model_type, **cfg_dict)
-    dtype = getattr(torch, dtype_name)
     t0 = time.perf_counter()
-    net = build_model(config, dtype)
+    net = build_model(dict(entry["config"]), dtype_name)
+    config = net.config
     load_s = time.perf_counter() - t0
     weight_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
     weight_bytes += sum(b.numel() * b.element_size() for b in net.buffers())
@@ -164,16 +129,6 @@ def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: i
             "cpu": _cpu_model(), "machine": platform.machine(),
         },
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # --- the parent: the matrix, fresh processes per row ------------------------------------------------------------

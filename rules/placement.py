@@ -9,7 +9,7 @@ from rules import engines
 from rules import memory as M
 from rules.devices import Device
 from rules.engines import Engine
-from rules.plan import DeviceUse, Memory, Placement, Request
+from rules.plan import DeviceUse, Measured, Memory, Placement, Request
 from rules.precisions import KV_BYTES, Precision
 from rules.spec import ModelSpec
 
@@ -26,6 +26,7 @@ class Draft:
     gpu_memory_utilization: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     problem: str | None = None  # why it cannot be placed at all (not a memory shortfall)
+    measured_bytes: int | None = None  # a peak recorded here for this configuration (advisor verify --record)
 
     @property
     def shortfall(self) -> int:
@@ -70,6 +71,35 @@ class Job:
         """The prefill's length: the request's prompt, never more than the context (the whole context by default)."""
         return min(self.request.prompt, self.context) if self.request.prompt else self.context
 
+    def measured(self, device: str) -> Measured | None:
+        """A peak recorded on `device` for exactly this configuration (advisor verify --record), the newest."""
+        same = [m for m in self.request.measured
+                if (m.precision, m.engine, m.device, m.context, m.prompt, m.batch, m.kv_dtype)
+                == (self.precision.name, self.engine, device, self.context, self.prompt, self.request.batch,
+                    self.request.kv_dtype)]
+        return max(same, key=lambda m: m.measured_at) if same else None
+
+
+def measured_floor(memory: Memory, measured: Measured) -> tuple[Memory, str]:
+    """The memory never below a peak measured for the same configuration on the same device: what the estimate
+    missed is added to the working memory (the term a measurement cannot split), and a note says so."""
+    from rules.units import gib
+
+    when = measured.measured_at[:10]
+    if measured.peak_bytes <= memory.total_bytes:
+        typical = memory.typical_total_bytes
+        if typical is not None and measured.median_bytes > typical:
+            memory = memory.model_copy(update={"typical_total_bytes": measured.median_bytes})
+        return memory, (f"measured here by advisor verify ({when}, {measured.runs} run(s)): peak "
+                        f"{gib(measured.peak_bytes)}, within this estimate")
+    missed = measured.peak_bytes - memory.total_bytes
+    update: dict[str, int] = {"activations_bytes": memory.activations_bytes + missed, "total_bytes": measured.peak_bytes}
+    if memory.typical_total_bytes is not None:
+        update["typical_total_bytes"] = max(memory.typical_total_bytes, measured.median_bytes)
+    return memory.model_copy(update=update), (
+        f"corrected by a measurement here (advisor verify, {when}, {measured.runs} run(s)): the peak was "
+        f"{gib(measured.peak_bytes)}, {gib(missed)} above the estimate; the plan uses the measurement")
+
 
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
 
@@ -108,9 +138,14 @@ def single(job: Job, device: Device) -> Draft:
         extra = job.eng.typical_extra(job.spec, job.precision, job.prompt, job.request.batch)
         if extra is not None:
             memory = memory.model_copy(update={"typical_total_bytes": memory.total_bytes - extra})
-    use = _use(device, memory)
     notes = job.eng.cpu_notes() if on_cpu else ()
-    return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers, notes=notes)
+    measured = job.measured(device.key)
+    if measured is not None:
+        memory, note = measured_floor(memory, measured)
+        notes = (*notes, note)
+    use = _use(device, memory)
+    return Draft(placement, (use,), use.fits, gpu_layers=None if on_cpu else w.layers, notes=notes,
+                 measured_bytes=measured.peak_bytes if measured else None)
 
 
 def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:

@@ -14,6 +14,23 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class Measured(_Frozen):
+    """A peak measured on this machine by `advisor verify --record`, for one configuration on one device: fit and
+    check never estimate that configuration below it."""
+
+    precision: str
+    engine: str
+    device: str = Field(description='The device key it was measured on ("cpu", "gpu:0")')
+    context: int
+    prompt: int
+    batch: int
+    kv_dtype: str
+    peak_bytes: int = Field(description="The highest run's peak")
+    median_bytes: int = Field(description="The median run's peak")
+    runs: int
+    measured_at: str
+
+
 class Request(_Frozen):
     """What the user asks for. None / "auto" mean: let the rules choose."""
 
@@ -46,6 +63,8 @@ class Request(_Frozen):
                                    "the model decodes)")
     audio_seconds: int | None = Field(None, description="Speech models: the audio's length (None: one 30 s window)")
     steps: int | None = Field(None, description="Diffusion models: denoising steps (time only; None: 30)")
+    measured: tuple[Measured, ...] = Field((), exclude=True, description="Peaks recorded on this machine by advisor "
+                                           "verify --record (the caller looks them up; plans note when one applies)")
 
 
 class Memory(_Frozen):
@@ -114,6 +133,8 @@ class Plan(_Frozen):
     estimated: bool = True
     approximate: bool = Field(False, description="Built on a model known only approximately")
     rope_scaling: dict[str, Any] | None = Field(None, description="Set when the context extends the trained one")
+    measured_bytes: int | None = Field(None, description="A peak recorded on this machine for this configuration "
+                                       "(advisor verify --record); memory.total_bytes is never below it")
     notes: list[str] = Field(default_factory=list)
 
     @property

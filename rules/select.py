@@ -319,6 +319,7 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         total_layers=spec.layers, tensor_parallel_size=draft.tensor_parallel_size,
         gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=p.quality,
         method=p.method, estimated=True, approximate=not spec.exact, rope_scaling=rope, notes=notes,
+        measured_bytes=draft.measured_bytes,
     ), precision_preference(p, spec, device) if device else 0
 
 

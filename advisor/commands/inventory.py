@@ -185,3 +185,37 @@ def run_diff(db: Path, since_text: str, fmt: str) -> int:
     for c in found:
         con.print(f"  {c.host}: {c.kind}: {c.detail}", markup=False)
     return EXIT_OK
+
+
+def run_measurements(db: Path, json_out: bool) -> int:
+    """`advisor inventory measurements`: what advisor verify --record stored, newest first."""
+    from advisor.verify.records import listing
+
+    if not db.exists():
+        raise BadInputError(f"--db {db}: no such inventory (advisor verify --record creates it)")
+    rows = list(listing(db))
+    if json_out:
+        doc = {"schema_version": "1.0", "db": str(db), "measurements": rows}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    from rich.table import Table
+
+    from advisor.output import console
+
+    con = console()
+    if not rows:
+        con.print(f"{db}: no measurements recorded (advisor verify MODEL --record adds one)", markup=False)
+        return EXIT_OK
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("#", "recorded", "host", "model", "plan", "context", "batch", "estimate", "measured peak", "held"):
+        table.add_column(col)
+    for r in rows:
+        m, v = r["measured"], r.get("verify") or {}
+        peak = v.get("peak") or {}
+        est = peak.get("estimate_worst_bytes") or peak.get("estimate_bytes")
+        table.add_row(str(r["id"]), r["recorded_at"][:16].replace("T", " "), r["host"], r["model"],
+                      f"{m['precision']} / {m['engine']} / {m['device']}", f"{m['context']:,}", str(m["batch"]),
+                      gib(est) if est else "-", f"{gib(m['peak_bytes'])} ({m['runs']} runs)",
+                      "✔" if v.get("held") else "✘")
+    con.print(table)
+    return EXIT_OK

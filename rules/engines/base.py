@@ -95,3 +95,10 @@ class Engine:
 
     def cpu_notes(self) -> tuple[str, ...]:
         return ()
+
+    def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
+                      kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]] | None:
+        """The working memory beyond weights, KV and runtime of each phase ("prefill", "decode"): (typical,
+        worst, a note), bytes, on one device holding the whole model; None when the engine does not model its
+        phases (rules/phases.py)."""
+        return None

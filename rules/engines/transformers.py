@@ -13,7 +13,7 @@ import math
 from typing import ClassVar
 
 from rules.engines.base import Engine
-from rules.memory import GIB, MIB, ffn_width
+from rules.memory import GIB, MIB, ffn_width, kv_cache_bytes
 from rules.precisions import Precision
 from rules.spec import ModelSpec
 
@@ -126,6 +126,27 @@ class Transformers(Engine):
         """How much less than the verdict's (worst) total a CPU plan typically peaks at."""
         typical = transformers_cpu_activations(spec, context, batch, compute_bytes(precision, True))
         return math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
+
+    def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
+                      kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]]:
+        """Prefill: the working memory of the prompt's forward pass (as `activations`). End of decode: one layer's
+        K and V at the whole context twice (DynamicCache's update concatenates the step's K/V onto the layer's
+        cache with torch.cat, so the old and the new tensors are live at once; transformers cache_utils
+        DynamicLayer.update), the step's fp32 logits, and the allocator's workspace. On the CPU the decode keeps
+        the prefill's working memory: glibc keeps what the prefill freed resident in the heap."""
+        elem = compute_bytes(precision, on_cpu)
+        if on_cpu:
+            typical = transformers_cpu_activations(spec, prompt, batch, elem)
+            worst = typical + math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
+            kept = "the heap keeps what the prefill freed: the prefill's working memory"
+            return {"prefill": (typical, worst, ""), "decode": (typical, worst, kept)}
+        prefill = transformers_activations(spec, prompt, batch, elem) + quant_workspace(spec, precision)
+        cache_layers = len(spec.kv_layers) if spec.kv_layers is not None else (spec.layers or 1)
+        one_layer = kv_cache_bytes(spec, self, context, batch, kv_element_bytes) // max(1, cache_layers)
+        logits = (spec.vocab_size or 0) * 4 * batch
+        decode = TRANSFORMERS_BASE + 2 * one_layer + logits + quant_workspace(spec, precision)
+        return {"prefill": (prefill, prefill, ""), "decode": (decode, decode, "one layer's K/V copied by the cache's "
+                                                               "concatenation, the step's logits")}
 
     def runtime(self, on_cpu: bool) -> int:
         return TRANSFORMERS_CPU_PROCESS if on_cpu else CUDA_CONTEXT_TORCH

@@ -1,0 +1,301 @@
+"""`advisor verify`: the plan fit would choose (or the one the options name), measured on this machine.
+
+The model is built from its config with random weights in a child process (advisor.verify), one prefill and a
+few decode steps run, and each term and phase of the estimate is set beside what the run really held. Exit codes:
+0 measured, the estimate held · 1 the plan does not fit here (not run; --force runs it) · 2 bad input · 3 cannot
+tell (an approximate model, unreadable hardware) · 4 not measurable here · 5 the run failed · 6 a run peaked above
+the estimate.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import (
+    EXIT_ABOVE_ESTIMATE,
+    EXIT_OK,
+    BadInputError,
+    CannotTellError,
+    DoesNotFitError,
+    NotMeasurableError,
+    RunFailedError,
+)
+from rules.plan import Measured, Plan, Recommendation, Request
+from rules.spec import ModelSpec
+
+DEFAULT_DECODE_STEPS = 8
+DEFAULT_TIMEOUT_S = 600.0
+MEASURABLE_PRECISIONS = ("fp32", "bf16", "fp16")
+MEASURABLE_PLACEMENTS = ("cpu", "single-gpu", "unified")
+INSTALL = 'pip install "local-advisor[verify]"'
+
+
+@dataclass(frozen=True)
+class Choice:
+    plan: Plan
+    why: str | None  # set when the plan measured is not the one fit chose
+
+
+def installed(package: str) -> bool:
+    """Whether `package` can be imported here, found without importing it (import torch alone takes ~1.4 s)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def unmeasurable(plan: Plan) -> str | None:
+    """Why this plan cannot be measured here, or None."""
+    if plan.mode != "inference":
+        return f"verify measures inference; {plan.mode} plans are estimated only"
+    if plan.engine != "transformers":
+        return _engine_reason(plan.engine)
+    missing = [m for m in ("torch", "transformers") if not installed(m)]
+    if missing:
+        return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({INSTALL})"
+    if plan.precision not in MEASURABLE_PRECISIONS:
+        return (f"{plan.precision} weights are not built by verify (random weights are built in "
+                f"{', '.join(MEASURABLE_PRECISIONS)}; a quantized layout would need its own kernels' packing)")
+    if plan.placement not in MEASURABLE_PLACEMENTS:
+        return f"verify measures one device at a time; a {plan.placement} plan is estimated only"
+    if plan.devices[0].startswith("gpu:rocm"):
+        return "verify measures NVIDIA GPUs (CUDA) and the CPU; this plan is for an AMD GPU"
+    return None
+
+
+def _engine_reason(engine: str) -> str:
+    from rules import engines
+
+    label = engines.get(engine).label if engine in engines.REGISTRY else engine
+    package = {"vllm": "vllm", "llama.cpp": "llama_cpp", "sglang": "sglang", "tensorrt-llm": "tensorrt_llm",
+               "ollama": None}.get(engine)
+    if package is not None and not installed(package):
+        return f"{label} is not installed here, so its plans cannot be measured; verify measures transformers plans"
+    return f"verify does not measure {label} plans yet; it measures transformers plans"
+
+
+def choose(rec: Recommendation, request: Request, force: bool, spec: ModelSpec, snapshot: Any) -> Choice:
+    """The plan to measure: fit's own when it can be measured; else, unless the options named the engine or
+    precision, the best plan that can; a plan that does not fit only with --force."""
+    fitting = ([rec.plan] if rec.plan is not None and rec.fits else []) + (list(rec.alternatives) if rec.fits else [])
+    named = request.engine != "auto" or request.precision != "auto"
+    if rec.cannot_tell and not force:
+        raise CannotTellError(f"cannot tell whether {spec.name} fits here: {rec.cannot_tell}; verify does not run "
+                              "what it cannot size (--force runs it anyway)")
+    if not fitting:
+        if not force:
+            from advisor.results import build_result
+
+            verdict = build_result(spec, snapshot, rec).reason()
+            raise DoesNotFitError(f"{verdict}; verify does not run a plan that does not fit (it could run the machine "
+                                  "out of memory): --force runs it anyway")
+        fitting = _every_plan(spec, snapshot, request)
+    first = fitting[0] if fitting else None
+    reasons: list[str] = []
+    for plan in fitting:
+        why = unmeasurable(plan)
+        if why is None:
+            if plan is first:
+                return Choice(plan, None)
+            if named:
+                break
+            assert first is not None
+            return Choice(plan, f"fit's plan ({first.precision} with {first.engine}, {first.placement}) cannot be "
+                                f"measured here: {reasons[0]}; measuring the best plan that can")
+        reasons.append(why)
+    if first is None:
+        raise NotMeasurableError(f"no plan for {spec.name} here can be measured")
+    raise NotMeasurableError(f"{first.precision} with {first.engine} ({first.placement}) cannot be measured here: "
+                             f"{reasons[0]}")
+
+
+def _every_plan(spec: ModelSpec, snapshot: Any, request: Request) -> list[Plan]:
+    """--force with nothing that fits: every candidate plan, the smallest shortfall first."""
+    from rules.select import evaluate
+
+    results, _rejected, _devs, _ctx = evaluate(spec, snapshot, request)
+    plans = [plan for plan, _pref, _job, _fn in results]
+    return sorted(plans, key=lambda p: max(u.memory.total_bytes - (u.budget_bytes or 0) for u in p.per_device))
+
+
+def _job(spec: ModelSpec, plan: Plan, config: dict[str, Any], prompt: int, steps: int, batch: int) -> dict[str, Any]:
+    from rules.precisions import BY_NAME
+
+    on_gpu = plan.devices[0].startswith("gpu:")
+    return {"config": config, "dtype": BY_NAME[plan.precision].torch_dtype or "float32",
+            "device": "cuda:0" if on_gpu else "cpu", "prompt": prompt, "decode_steps": steps, "batch": batch,
+            "nvml_index": plan.gpu_indices[0] if on_gpu and plan.gpu_indices else None}
+
+
+def _child_env(plan: Plan) -> dict[str, str]:
+    env = {}
+    if plan.cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = plan.cuda_visible_devices
+    if plan.cuda_device_order is not None:
+        env["CUDA_DEVICE_ORDER"] = plan.cuda_device_order
+    return env
+
+
+def lengths(plan: Plan, request: Request, steps: int) -> tuple[int, int]:
+    """(prompt, decode steps): the prompt asked for (default: the context less the decode steps and the first
+    token), so that prompt and generated tokens fill the plan's context and no more."""
+    context = plan.context or 0
+    if steps < 1:
+        raise BadInputError(f"--decode-steps must be at least 1 (got {steps})")
+    if steps + 2 > context:
+        raise BadInputError(f"--decode-steps {steps} leaves no prompt in a context of {context:,} tokens")
+    room = context - steps - 1
+    return (min(request.prompt, room) if request.prompt else room), steps
+
+
+def measure(spec: ModelSpec, plan: Plan, prompt: int, steps: int, batch: int, runs: int, timeout_s: float,
+            progress: bool) -> list[dict[str, Any]]:
+    from advisor.verify.config import config_for
+    from advisor.verify.run import RunFailed, run_child
+
+    config = config_for(spec)
+    if config is None:
+        raise NotMeasurableError(f"{spec.name} has no config.json advisor can build from (it came from "
+                                 f"{spec.source}); name its directory or its Hugging Face repo")
+    if plan.devices[0] == "cpu":
+        from advisor.verify import rss
+
+        why = rss.supported()
+        if why:
+            raise NotMeasurableError(f"the CPU's peak memory cannot be measured here: {why}")
+    job = _job(spec, plan, config, prompt, steps, batch)
+    out = []
+    for i in range(runs):
+        try:
+            result = run_child(job, timeout_s, _child_env(plan))
+        except RunFailed as exc:
+            if exc.not_buildable:
+                raise NotMeasurableError(str(exc)) from None
+            raise RunFailedError(f"run {i + 1} of {runs}: {exc}") from None
+        out.append(result)
+        if progress:
+            peak = max(v.get("peak_rss_bytes") or v.get("peak_reserved_bytes") or 0
+                       for k, v in result["phases"].items() if isinstance(v, dict))
+            sys.stderr.write(f"advisor verify: run {i + 1}/{runs}: peak {peak / 2**30:.2f} GiB "
+                             f"(prefill {result['phases']['prefill_seconds']:.1f} s)\n")
+    return out
+
+
+def _estimate(spec: ModelSpec, plan: Plan, request: Request, prompt: int, steps: int, batch: int) -> Any:
+    from rules.phases import phases
+    from rules.precisions import BY_NAME
+
+    ph = phases(spec, BY_NAME[plan.precision], plan.engine, prompt, prompt + steps, batch, request.kv_dtype,
+                plan.devices[0] == "cpu")
+    if ph is None:  # pragma: no cover - every measurable engine models its phases
+        raise NotMeasurableError(f"{plan.engine} does not estimate its phases")
+    return ph
+
+
+def _decide(model: str, request_opts: dict[str, Any]) -> tuple[ModelSpec, Any, Request, Recommendation]:
+    from advisor import api
+    from advisor.models import catalog
+    from advisor.models.resolve import resolve
+    from advisor.requests import build_request, with_headroom_fraction
+    from rules.workloads import decide
+
+    asked = build_request(**request_opts)
+    spec = resolve(model)
+    if spec.kind != "text-generation":
+        raise NotMeasurableError(f"verify measures token LLMs (transformers' generate); {spec.name} is a {spec.kind} "
+                                 "model, estimated only")
+    snapshot = api.probe()
+    request = with_headroom_fraction(snapshot, asked)
+    try:
+        rec = decide(spec, snapshot, request, siblings=catalog.family_of)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    return spec, snapshot, request, rec
+
+
+def verify_doc(spec: ModelSpec, snapshot: Any, plan: Plan, request: Request, choice_why: str | None, prompt: int,
+               steps: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    from advisor.results import hardware_summary
+    from advisor.verify.compare import compare
+
+    prefill, decode = _estimate(spec, plan, request, prompt, steps, request.batch)
+    cmp = compare(prefill, decode, runs, prompt, steps, plan.devices[0] != "cpu")
+    return {
+        "schema_version": "1.0",
+        "model": {"name": spec.name, "params_total": spec.params_total, "exact": spec.exact, "source": spec.source},
+        "hardware": hardware_summary(snapshot).line,
+        "plan": {"precision": plan.precision, "engine": plan.engine, "placement": plan.placement,
+                 "devices": plan.devices, "context": plan.context, "prompt": plan.prompt, "batch": plan.batch,
+                 "kv_dtype": plan.kv_dtype, "fits": plan.fits, "total_bytes": plan.memory.total_bytes,
+                 "typical_total_bytes": plan.memory.typical_total_bytes},
+        "chosen_because": choice_why,
+        "measured_run": {"prompt_tokens": prompt, "decode_steps": steps, "batch": request.batch, "runs": len(runs),
+                         "conditions": runs[0].get("conditions", {})},
+        "terms": [t.to_json() for t in cmp.terms],
+        "peak": cmp.peak.to_json(),
+        "held": cmp.held,
+        "notes": cmp.notes,
+        "runs": runs,
+    }
+
+
+def measured_record(plan: Plan, request: Request, doc: dict[str, Any]) -> Measured:
+    from advisor.verify.records import now
+
+    peaks = doc["peak"]["measured_bytes"]
+    return Measured(precision=plan.precision, engine=plan.engine, device=plan.devices[0], context=plan.context or 0,
+                    prompt=plan.prompt or plan.context or 0, batch=plan.batch, kv_dtype=request.kv_dtype,
+                    peak_bytes=max(peaks), median_bytes=int(statistics.median(peaks)), runs=len(peaks),
+                    measured_at=now())
+
+
+def run_verify(model: str, *, json_out: bool, force: bool, runs: int | None, decode_steps: int, timeout: float,
+               record: bool, db: Path | None, sweep: bool, sweep_prompts: str | None, sweep_batches: str | None,
+               **opts: Any) -> int:
+    from advisor.commands.fit import _options
+
+    request_opts, hw = _options(opts)
+    if any(v is not None for v in hw.values()):
+        raise BadInputError("verify measures this machine: --hardware, --gpu and --device describe another one "
+                            "(use fit or check for a what-if)")
+    if runs is not None and not 1 <= runs <= 50:
+        raise BadInputError(f"--runs must be between 1 and 50 (got {runs})")
+    if not 1 <= timeout <= 86400:
+        raise BadInputError(f"--timeout must be between 1 and 86400 seconds (got {timeout:g})")
+    spec, snapshot, request, rec = _decide(model, request_opts)
+    choice = choose(rec, request, force, spec, snapshot)
+    plan = choice.plan
+    prompt, steps = lengths(plan, request, decode_steps)
+    n = runs if runs is not None else (3 if plan.devices[0] == "cpu" else 1)
+    if sweep or sweep_prompts or sweep_batches:
+        from advisor.commands.verify_sweep import run_sweep
+
+        return run_sweep(spec, snapshot, plan, request, choice.why, steps, n if runs is not None else 1, timeout,
+                         sweep_prompts, sweep_batches, force, json_out)
+    if choice.why and not json_out:
+        sys.stderr.write(f"advisor verify: {choice.why}\n")
+    results = measure(spec, plan, prompt, steps, request.batch, n, timeout, progress=not json_out)
+    doc = verify_doc(spec, snapshot, plan, request, choice.why, prompt, steps, results)
+    if record:
+        from advisor.state import default_inventory
+        from advisor.verify.records import record as store
+
+        where = db or default_inventory(create=True)
+        doc["recorded"] = {"db": str(where), "id": store(where, snapshot, spec.name,
+                                                         measured_record(plan, request, doc), doc)}
+    if json_out:
+        from advisor.output import emit_json
+
+        emit_json(json.dumps(doc, indent=2))
+    else:
+        from advisor.output import console
+        from advisor.render.verify_view import render_verify
+
+        render_verify(doc, console())
+    return EXIT_OK if doc["held"] else EXIT_ABOVE_ESTIMATE
