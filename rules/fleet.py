@@ -39,6 +39,7 @@ class Cell:
     memory_bytes: int | None = None
     reason: str = ""  # why not (or why advisor cannot tell)
     cannot_tell: bool = False
+    measured_bytes: int | None = None  # a peak recorded on this host for this plan (advisor verify --record)
 
     @property
     def speed_class(self) -> str | None:
@@ -47,13 +48,13 @@ class Cell:
 
     def text(self) -> str:
         if self.fits:
-            return f"{self.precision} · {self.engine} · {self.placement}"
+            return f"{self.precision} · {self.engine} · {self.placement}" + (" (measured)" if self.measured_bytes else "")
         return ("cannot tell: " if self.cannot_tell else "no: ") + self.reason
 
     def to_dict(self) -> dict[str, Any]:
         return {"fits": self.fits, "precision": self.precision, "engine": self.engine, "placement": self.placement,
                 "devices": list(self.devices), "memory_bytes": self.memory_bytes, "reason": self.reason or None,
-                "cannot_tell": self.cannot_tell, "speed_class": self.speed_class}
+                "cannot_tell": self.cannot_tell, "speed_class": self.speed_class, "measured_bytes": self.measured_bytes}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class _Candidate:
     worst_label: str
     worst_need: int
     worst_budget: int
+    measured_bytes: int | None = None
 
 
 def _device_key(d: Device) -> tuple[Any, ...]:
@@ -117,7 +119,7 @@ def _candidates(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Dev
             cpu_need=sum(u.memory.total_bytes for u in cpus) if cpus else None,
             worst_label=f"GPU {worst.device[4:]} ({worst.name})" if worst else "CPU RAM",
             worst_need=worst.memory.total_bytes if worst else 0,
-            worst_budget=(worst.budget_bytes or 0) if worst else 0,
+            worst_budget=(worst.budget_bytes or 0) if worst else 0, measured_bytes=draft.measured_bytes,
         ))
     out.sort(key=lambda c: c.order)  # stable: ties keep select's order
     return out
@@ -192,7 +194,8 @@ class MatrixDecider:
         if best is not None and not self.spec.exact and not self.request.allow_approximate:
             return Cell(False, reason=approximate_reason(self.spec), cannot_tell=True)
         if best is not None:
-            return Cell(True, best.precision, best.engine, best.placement, best.devices, best.memory_bytes)
+            return Cell(True, best.precision, best.engine, best.placement, best.devices, best.memory_bytes,
+                        measured_bytes=best.measured_bytes)
         if not devs.gpus and devs.cpu is None:
             return Cell(False, reason="no usable device: neither GPU memory nor RAM could be read", cannot_tell=True)
         return Cell(False, reason=self._why_not([c for g in groups for c in g or ()], cpu_budget, devs))

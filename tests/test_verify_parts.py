@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from advisor.commands.verify import _child_env, _job, choose, lengths, unmeasurable
+from advisor.commands.verify import choose, lengths, unmeasurable
 from advisor.models.resolve import resolve
 from advisor.verify.child import CudaMeter
 from advisor.verify.compare import compare
 from advisor.verify.config import config_for
+from advisor.verify.session import child_env, job_for
 from rules.phases import phases
 from rules.plan import Measured, Request
 from rules.precisions import BY_NAME
@@ -126,10 +127,10 @@ def test_on_a_gpu_machine_the_child_is_sent_to_the_plan_gpu() -> None:
     assert (plan.engine, plan.precision, plan.placement, plan.devices) == ("transformers", "bf16", "single-gpu",
                                                                           ["gpu:0"])
     assert choice.why is None
-    job = _job(spec, plan, config_for(spec) or {}, 2039, 8, 1)
+    job = job_for(spec, plan, config_for(spec) or {}, 2039, 8, 1)
     assert job["device"] == "cuda:0" and job["dtype"] == "bfloat16" and job["nvml_index"] == 0
     assert job["config"]["model_type"] == "qwen2"
-    assert _child_env(plan) == {"CUDA_VISIBLE_DEVICES": "0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    assert child_env(plan) == {"CUDA_VISIBLE_DEVICES": "0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
     assert lengths(plan, request, 8) == (2039, 8)
     assert lengths(plan, request.model_copy(update={"prompt": 512}), 8) == (512, 8)
 
@@ -190,3 +191,29 @@ def test_the_config_of_a_directory_and_of_nothing(tmp_path: Any) -> None:
 def test_catalog_configs_are_found_for_quantized_names_too(name: str) -> None:
     cfg = config_for(resolve(name))
     assert cfg is not None and cfg["model_type"] in ("qwen2", "llama")
+
+
+def test_the_fleet_matrix_shows_a_host_measured_cell_apart(tmp_path: Any) -> None:
+    from advisor.commands.report import ModelColumn
+    from advisor.requests import build_request
+    from advisor.verify.records import fingerprint, lookup, record
+
+    db = tmp_path / "inventory.db"
+    here = NO_GPU
+    other = NO_GPU.model_copy(update={"host": NO_GPU.host.model_copy(update={"hostname": "elsewhere"})})
+    asked = build_request(context=2048, engine="transformers", precision="bf16")
+    column = ModelColumn("SmolLM2-135M", asked, db)
+    plain = column.decide(here)
+    assert plain.fits and plain.measured_bytes is None and "(measured)" not in plain.text()
+    peak = (plain.memory_bytes or 0) + 100 * MIB
+    m = Measured(precision="bf16", engine="transformers", device="cpu", context=2048, prompt=2048, batch=1,
+                 kv_dtype="auto", peak_bytes=peak, median_bytes=peak, runs=2, measured_at="2026-12-02T03:00:00+00:00")
+    record(db, here, "SmolLM2-135M-Instruct", m, {"held": False})
+    assert fingerprint(here, "cpu") != fingerprint(other, "cpu")
+    assert [x.peak_bytes for x in lookup(db, here, "SmolLM2-135M-Instruct")] == [peak]
+    assert lookup(db, other, "SmolLM2-135M-Instruct") == ()
+    column = ModelColumn("SmolLM2-135M", asked, db)
+    measured = column.decide(here)
+    assert measured.measured_bytes == peak and measured.memory_bytes == peak and measured.text().endswith("(measured)")
+    elsewhere = column.decide(other)  # a host with the same hardware but its own (no) measurements
+    assert elsewhere.measured_bytes is None and elsewhere.memory_bytes == plain.memory_bytes

@@ -23,16 +23,23 @@ COMPACT_JSON_HOSTS = 500  # below this, reading is too quick for a progress bar 
 class ModelColumn:
     """One model of the matrix; a percentage headroom becomes bytes per host, so deciders are kept per byte value."""
 
-    def __init__(self, name: str, asked: Asked) -> None:
+    def __init__(self, name: str, asked: Asked, measurements: Path | None = None) -> None:
         from advisor.models.resolve import resolve
 
         self.spec = resolve(name)
         self.asked = asked
+        self.measurements = measurements  # the inventory whose recorded measurements apply to their hosts
         self._by_request: dict[Any, MatrixDecider] = {}
 
     def decide(self, snapshot: Snapshot) -> Cell:
         req = with_headroom_fraction(snapshot, self.asked)
-        key = req.headroom_bytes
+        if self.measurements is not None:
+            from advisor.verify.records import lookup
+
+            found = lookup(self.measurements, snapshot, self.spec.name)
+            if found:  # this host's own measurements: decided apart from the hosts that share its GPUs
+                req = req.model_copy(update={"measured": found})
+        key = (req.headroom_bytes, req.measured)
         decider = self._by_request.get(key)
         if decider is None:
             decider = self._by_request[key] = MatrixDecider(self.spec, req)
@@ -101,7 +108,9 @@ def run_report(sources: list[str], *, db: Path | None, models: list[str], fmt: s
         raise BadInputError(f"--output {output}: is a directory")
     stale_s = parse_age(stale_after)
     asked = build_request(**request)
-    columns = {m: ModelColumn(m, asked) for m in models}
+    from advisor.state import default_inventory
+
+    columns = {m: ModelColumn(m, asked, db or default_inventory()) for m in models}
     loaded, skipped = gather(sources, db)
     with _progress("deciding", bool(columns) and len(loaded) >= PROGRESS_MIN_ITEMS) as bar:
         report = build_report(loaded, skipped, columns, request=_request_doc(asked), stale_after_s=stale_s,  # type: ignore[arg-type]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,8 @@ from advisor.errors import (
     CannotTellError,
     DoesNotFitError,
     NotMeasurableError,
-    RunFailedError,
 )
-from rules.plan import Measured, Plan, Recommendation, Request
+from rules.plan import Plan, Recommendation, Request
 from rules.spec import ModelSpec
 
 DEFAULT_DECODE_STEPS = 8
@@ -54,8 +52,14 @@ def unmeasurable(plan: Plan) -> str | None:
     """Why this plan cannot be measured here, or None."""
     if plan.mode != "inference":
         return f"verify measures inference; {plan.mode} plans are estimated only"
-    if plan.engine != "transformers":
-        return _engine_reason(plan.engine)
+    from rules import engines
+
+    eng = engines.get(plan.engine)
+    if not eng.verify_measures:
+        if eng.python_package is not None and not installed(eng.python_package):
+            return (f"{eng.label} is not installed here, so its plans cannot be measured; verify measures "
+                    "transformers plans")
+        return f"verify does not measure {eng.label} plans yet; it measures transformers plans"
     missing = [m for m in ("torch", "transformers") if not installed(m)]
     if missing:
         return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({INSTALL})"
@@ -67,17 +71,6 @@ def unmeasurable(plan: Plan) -> str | None:
     if plan.devices[0].startswith("gpu:rocm"):
         return "verify measures NVIDIA GPUs (CUDA) and the CPU; this plan is for an AMD GPU"
     return None
-
-
-def _engine_reason(engine: str) -> str:
-    from rules import engines
-
-    label = engines.get(engine).label if engine in engines.REGISTRY else engine
-    package = {"vllm": "vllm", "llama.cpp": "llama_cpp", "sglang": "sglang", "tensorrt-llm": "tensorrt_llm",
-               "ollama": None}.get(engine)
-    if package is not None and not installed(package):
-        return f"{label} is not installed here, so its plans cannot be measured; verify measures transformers plans"
-    return f"verify does not measure {label} plans yet; it measures transformers plans"
 
 
 def choose(rec: Recommendation, request: Request, force: bool, spec: ModelSpec, snapshot: Any) -> Choice:
@@ -124,24 +117,6 @@ def _every_plan(spec: ModelSpec, snapshot: Any, request: Request) -> list[Plan]:
     return sorted(plans, key=lambda p: max(u.memory.total_bytes - (u.budget_bytes or 0) for u in p.per_device))
 
 
-def _job(spec: ModelSpec, plan: Plan, config: dict[str, Any], prompt: int, steps: int, batch: int) -> dict[str, Any]:
-    from rules.precisions import BY_NAME
-
-    on_gpu = plan.devices[0].startswith("gpu:")
-    return {"config": config, "dtype": BY_NAME[plan.precision].torch_dtype or "float32",
-            "device": "cuda:0" if on_gpu else "cpu", "prompt": prompt, "decode_steps": steps, "batch": batch,
-            "nvml_index": plan.gpu_indices[0] if on_gpu and plan.gpu_indices else None}
-
-
-def _child_env(plan: Plan) -> dict[str, str]:
-    env = {}
-    if plan.cuda_visible_devices is not None:
-        env["CUDA_VISIBLE_DEVICES"] = plan.cuda_visible_devices
-    if plan.cuda_device_order is not None:
-        env["CUDA_DEVICE_ORDER"] = plan.cuda_device_order
-    return env
-
-
 def lengths(plan: Plan, request: Request, steps: int) -> tuple[int, int]:
     """(prompt, decode steps): the prompt asked for (default: the context less the decode steps and the first
     token), so that prompt and generated tokens fill the plan's context and no more."""
@@ -152,50 +127,6 @@ def lengths(plan: Plan, request: Request, steps: int) -> tuple[int, int]:
         raise BadInputError(f"--decode-steps {steps} leaves no prompt in a context of {context:,} tokens")
     room = context - steps - 1
     return (min(request.prompt, room) if request.prompt else room), steps
-
-
-def measure(spec: ModelSpec, plan: Plan, prompt: int, steps: int, batch: int, runs: int, timeout_s: float,
-            progress: bool) -> list[dict[str, Any]]:
-    from advisor.verify.config import config_for
-    from advisor.verify.run import RunFailed, run_child
-
-    config = config_for(spec)
-    if config is None:
-        raise NotMeasurableError(f"{spec.name} has no config.json advisor can build from (it came from "
-                                 f"{spec.source}); name its directory or its Hugging Face repo")
-    if plan.devices[0] == "cpu":
-        from advisor.verify import rss
-
-        why = rss.supported()
-        if why:
-            raise NotMeasurableError(f"the CPU's peak memory cannot be measured here: {why}")
-    job = _job(spec, plan, config, prompt, steps, batch)
-    out = []
-    for i in range(runs):
-        try:
-            result = run_child(job, timeout_s, _child_env(plan))
-        except RunFailed as exc:
-            if exc.not_buildable:
-                raise NotMeasurableError(str(exc)) from None
-            raise RunFailedError(f"run {i + 1} of {runs}: {exc}") from None
-        out.append(result)
-        if progress:
-            peak = max(v.get("peak_rss_bytes") or v.get("peak_reserved_bytes") or 0
-                       for k, v in result["phases"].items() if isinstance(v, dict))
-            sys.stderr.write(f"advisor verify: run {i + 1}/{runs}: peak {peak / 2**30:.2f} GiB "
-                             f"(prefill {result['phases']['prefill_seconds']:.1f} s)\n")
-    return out
-
-
-def _estimate(spec: ModelSpec, plan: Plan, request: Request, prompt: int, steps: int, batch: int) -> Any:
-    from rules.phases import phases
-    from rules.precisions import BY_NAME
-
-    ph = phases(spec, BY_NAME[plan.precision], plan.engine, prompt, prompt + steps, batch, request.kv_dtype,
-                plan.devices[0] == "cpu")
-    if ph is None:  # pragma: no cover - every measurable engine models its phases
-        raise NotMeasurableError(f"{plan.engine} does not estimate its phases")
-    return ph
 
 
 def _decide(model: str, request_opts: dict[str, Any]) -> tuple[ModelSpec, Any, Request, Recommendation]:
@@ -217,42 +148,6 @@ def _decide(model: str, request_opts: dict[str, Any]) -> tuple[ModelSpec, Any, R
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     return spec, snapshot, request, rec
-
-
-def verify_doc(spec: ModelSpec, snapshot: Any, plan: Plan, request: Request, choice_why: str | None, prompt: int,
-               steps: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    from advisor.results import hardware_summary
-    from advisor.verify.compare import compare
-
-    prefill, decode = _estimate(spec, plan, request, prompt, steps, request.batch)
-    cmp = compare(prefill, decode, runs, prompt, steps, plan.devices[0] != "cpu")
-    return {
-        "schema_version": "1.0",
-        "model": {"name": spec.name, "params_total": spec.params_total, "exact": spec.exact, "source": spec.source},
-        "hardware": hardware_summary(snapshot).line,
-        "plan": {"precision": plan.precision, "engine": plan.engine, "placement": plan.placement,
-                 "devices": plan.devices, "context": plan.context, "prompt": plan.prompt, "batch": plan.batch,
-                 "kv_dtype": plan.kv_dtype, "fits": plan.fits, "total_bytes": plan.memory.total_bytes,
-                 "typical_total_bytes": plan.memory.typical_total_bytes},
-        "chosen_because": choice_why,
-        "measured_run": {"prompt_tokens": prompt, "decode_steps": steps, "batch": request.batch, "runs": len(runs),
-                         "conditions": runs[0].get("conditions", {})},
-        "terms": [t.to_json() for t in cmp.terms],
-        "peak": cmp.peak.to_json(),
-        "held": cmp.held,
-        "notes": cmp.notes,
-        "runs": runs,
-    }
-
-
-def measured_record(plan: Plan, request: Request, doc: dict[str, Any]) -> Measured:
-    from advisor.verify.records import now
-
-    peaks = doc["peak"]["measured_bytes"]
-    return Measured(precision=plan.precision, engine=plan.engine, device=plan.devices[0], context=plan.context or 0,
-                    prompt=plan.prompt or plan.context or 0, batch=plan.batch, kv_dtype=request.kv_dtype,
-                    peak_bytes=max(peaks), median_bytes=int(statistics.median(peaks)), runs=len(peaks),
-                    measured_at=now())
 
 
 def run_verify(model: str, *, json_out: bool, force: bool, runs: int | None, decode_steps: int, timeout: float,
@@ -280,6 +175,8 @@ def run_verify(model: str, *, json_out: bool, force: bool, runs: int | None, dec
                          sweep_prompts, sweep_batches, force, json_out)
     if choice.why and not json_out:
         sys.stderr.write(f"advisor verify: {choice.why}\n")
+    from advisor.verify.session import measure, measured_record, verify_doc
+
     results = measure(spec, plan, prompt, steps, request.batch, n, timeout, progress=not json_out)
     doc = verify_doc(spec, snapshot, plan, request, choice.why, prompt, steps, results)
     if record:

@@ -44,13 +44,13 @@ def grid(plan: Plan, steps: int, prompts: str | None, batches: str | None) -> li
 
 def run_sweep(spec: ModelSpec, snapshot: Any, plan: Plan, request: Request, why: str | None, steps: int, runs: int,
               timeout: float, prompts: str | None, batches: str | None, force: bool, json_out: bool) -> int:
-    from advisor.commands.verify import _estimate, measure, verify_doc
+    from advisor.verify.session import estimate, measure, verify_doc
 
     cells, skipped = [], []
     budget = plan.per_device[0].budget_bytes or 0
     for prompt, batch in grid(plan, steps, prompts, batches):
         req = request.model_copy(update={"batch": batch})
-        _prefill, decode = _estimate(spec, plan, req, prompt, steps, batch)
+        _prefill, decode = estimate(spec, plan, req, prompt, steps, batch)
         worst = max(_prefill.worst, decode.worst)
         if worst > budget and not force:
             skipped.append({"prompt_tokens": prompt, "batch": batch, "estimate_bytes": worst,

@@ -48,6 +48,9 @@ class Engine:
     memory_flag: ClassVar[str | None] = None  # the flag whose value `reserve` chooses
     offload_keeps_kv_on_gpu: ClassVar[bool] = False  # accelerate's offload: KV and activations stay on the GPU
 
+    python_package: ClassVar[str | None] = None  # the module a Python process imports to run it (None: a server)
+    verify_measures: ClassVar[bool] = False  # advisor verify can build and measure its plans
+
     # model types this engine does not run (ModelSpec.model_type or the counted text model's), with the reason
     unsupported_model_types: ClassVar[dict[str, str]] = {}
 

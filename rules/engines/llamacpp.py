@@ -28,6 +28,7 @@ def compute_buffer(spec: ModelSpec, context: int) -> int:
 
 class LlamaCpp(Engine):
     name = "llama.cpp"
+    python_package: ClassVar[str | None] = "llama_cpp"  # llama-cpp-python
     label = "llama.cpp"
     rank = 3  # after vLLM, SGLang and TensorRT-LLM on equal terms; before transformers
     runs_on_apple = True
@@ -59,6 +60,7 @@ class Ollama(LlamaCpp):
     """The same runtime as llama.cpp, asked for by name only (`--engine ollama`)."""
 
     name = "ollama"
+    python_package = None  # a server, not a Python module
     label = "Ollama"
     rank = 5
     auto = False

@@ -22,6 +22,7 @@ DEFAULT_STATIC = 0.88  # the fraction SGLang picks for an 80 GB GPU at TP 1; sma
 
 class SGLang(ServingEngine):
     name = "sglang"
+    python_package = "sglang"
     label = "SGLang"
     rank = 1
     min_cc = (7, 5)

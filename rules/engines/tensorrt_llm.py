@@ -20,6 +20,7 @@ class TensorRTLLM(ServingEngine):
     profiled batch."""
 
     name = "tensorrt-llm"
+    python_package = "tensorrt_llm"
     label = "TensorRT-LLM"
     rank = 2
     min_cc = (7, 5)

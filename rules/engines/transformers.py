@@ -107,6 +107,8 @@ class Transformers(Engine):
     offload_keeps_kv_on_gpu = True
     trains = True
     checks_torch_kernels = True
+    python_package = "transformers"
+    verify_measures = True
 
     def caps_sliding_window(self, spec: ModelSpec) -> bool:
         # the default dynamic cache does not cap; Gemma 2/3 use the hybrid cache, which does

@@ -76,6 +76,7 @@ MLLAMA_GONE = ("Llama 3.2 Vision (MllamaForConditionalGeneration) ran only on vL
 
 class VLLM(ServingEngine):
     name = "vllm"
+    python_package = "vllm"
     label = "vLLM"
     rank = 0
     min_cc = (7, 0)
