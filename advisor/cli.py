@@ -202,8 +202,10 @@ AUDIO = typer.Option(None, "--audio-length", help="Speech models: the audio's le
 RESOLUTION = typer.Option(None, "--resolution", help="Diffusion models: the image to generate, 1024 or WIDTHxHEIGHT "
                           "(default: the model's own; same as --image-size).")
 STEPS = typer.Option(None, "--steps", help="Diffusion models: denoising steps (time only; default 30).")
-IMAGE_SIZE = typer.Option(None, "--image-size", help="Vision models: the input size in pixels, 640 or WIDTHxHEIGHT "
-                          "such as 1280x720 (default: the model's own size).")
+IMAGE_SIZE = typer.Option(None, "--image-size", help="Vision models and multimodal LLMs: the input size in pixels, 640 "
+                          "or WIDTHxHEIGHT such as 1280x720 (default: the model's own size).")
+IMAGES = typer.Option(None, "--images", help="Multimodal LLMs: images per sequence (default 1; 0 for text only): each "
+                      "takes tokens of the context and the vision tower's working memory.")
 PLACEMENT = typer.Option("auto", "--placement", help="The layout you will run: auto, single-gpu, tensor-parallel, "
                          "layer-split, offload or cpu (the plan and its per-device figures are for that layout).")
 MODE = typer.Option("inference", "--mode", help="inference, finetune (full, AdamW), lora or qlora.")
@@ -242,7 +244,8 @@ def fit(
                                       help="One or more models: catalog names, HF repo ids, directories, .gguf or "
                                       ".safetensors files."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
-    image_size: str | None = IMAGE_SIZE, beams: int | None = BEAMS, new_tokens: int | None = NEW_TOKENS,
+    image_size: str | None = IMAGE_SIZE, images: int | None = IMAGES, beams: int | None = BEAMS,
+    new_tokens: int | None = NEW_TOKENS,
     audio_length: str | None = AUDIO, resolution: str | None = RESOLUTION, steps: int | None = STEPS,
     mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
@@ -272,7 +275,7 @@ def fit(
                                       gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                       gpu_memory_utilization=gpu_memory_utilization,
                                       allow_approximate=allow_approximate, extend_context=extend_context,
-                                      placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                                      placement=placement, image_size=image_size, images=images, beams=beams, new_tokens=new_tokens,
                              audio_length=audio_length, resolution=resolution, steps=steps, device=device))
     if fmt.lower() == "tsv":
         from advisor.commands.fit import run_fit_tsv
@@ -282,7 +285,7 @@ def fit(
                                      gpus=gpus, method=method, hardware=hardware, gpu=gpu,
                                      gpu_memory_utilization=gpu_memory_utilization,
                                      allow_approximate=allow_approximate, extend_context=extend_context,
-                                     placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                                     placement=placement, image_size=image_size, images=images, beams=beams, new_tokens=new_tokens,
                              audio_length=audio_length, resolution=resolution, steps=steps, device=device))
     if fmt.lower() not in ("text", "json"):
         raise BadInputError(f"--format: unknown format {fmt!r} (choose from text, json, tsv, html)")
@@ -292,7 +295,7 @@ def fit(
                              precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                              hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             placement=placement, image_size=image_size, images=images, beams=beams, new_tokens=new_tokens,
                              audio_length=audio_length, resolution=resolution, steps=steps, device=device))
 
 
@@ -301,7 +304,8 @@ def fit(
 def check(
     model: str = typer.Argument(..., autocompletion=completion.models, help="The model to check."),
     context: str | None = CONTEXT, prompt: str | None = PROMPT, batch: int = BATCH,
-    image_size: str | None = IMAGE_SIZE, beams: int | None = BEAMS, new_tokens: int | None = NEW_TOKENS,
+    image_size: str | None = IMAGE_SIZE, images: int | None = IMAGES, beams: int | None = BEAMS,
+    new_tokens: int | None = NEW_TOKENS,
     audio_length: str | None = AUDIO, resolution: str | None = RESOLUTION, steps: int | None = STEPS,
     mode: str = MODE,
     engine: str = ENGINE, precision: str = PRECISION, kv_dtype: str = KV, headroom: str | None = HEADROOM,
@@ -332,7 +336,7 @@ def check(
                                precision=precision, kv_dtype=kv_dtype, headroom=headroom, gpus=gpus, method=method,
                                hardware=hardware, gpu=gpu, gpu_memory_utilization=gpu_memory_utilization,
                              allow_approximate=allow_approximate, extend_context=extend_context,
-                             placement=placement, image_size=image_size, beams=beams, new_tokens=new_tokens,
+                             placement=placement, image_size=image_size, images=images, beams=beams, new_tokens=new_tokens,
                              audio_length=audio_length, resolution=resolution, steps=steps, device=device))
 
 

@@ -119,7 +119,7 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                   placement: str = "auto", image_size: str | int | tuple[int, int] | None = None,
                   beams: int | None = None, new_tokens: int | None = None, audio_length: str | int | None = None,
                   resolution: str | int | tuple[int, int] | None = None, steps: int | None = None,
-                  **unknown: Any) -> Asked:
+                  images: int | None = None, **unknown: Any) -> Asked:
     """Validate every option; raise one BadInputError naming the first problem.
 
     Raises:
@@ -152,7 +152,7 @@ def build_request(*, mode: str = "inference", context: str | int | None = None, 
                       image_size=parse_image_size(image_size) if image_size is not None else parse_image_size(
                           resolution, "--resolution"), beams=beams,
                       steps=steps,
-                      new_tokens=new_tokens, audio_seconds=parse_duration(audio_length))
+                      new_tokens=new_tokens, audio_seconds=parse_duration(audio_length), images=images)
     problems = validate(request)
     if problems:
         raise BadInputError(problems[0])

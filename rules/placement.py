@@ -108,7 +108,7 @@ def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit
     """(weights, KV total, activations per device, runtime per device); remembered per model and job, since
     one decision asks for the same parts once per device and placement."""
     key = (id(job.spec), job.precision.name, job.engine, job.context, job.prompt, job.request.batch, job.kv_bytes, on_cpu,
-           tp)
+           tp, job.request.images, job.request.image_size)
     hit = _PARTS.get(key)
     if hit is not None and hit[0] is job.spec:
         return hit[1]
@@ -123,7 +123,14 @@ def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int,
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     w = M.weight_split(spec, p)
     kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
-    return w, kv, eng.activations(spec, p, job.prompt, batch, tp, on_cpu), eng.runtime(on_cpu)
+    act = eng.activations(spec, p, job.prompt, batch, tp, on_cpu)
+    if spec.tower is not None:
+        from rules.towers import batch_tower
+
+        elem = 4 if p.name == "fp32" else 2  # towers stay 16-bit beside quantized text weights
+        _one, tower = batch_tower(spec, job.request.images, job.request.image_size, batch, elem)
+        act = max(act, tower) if eng.tower_shares_workspace else act + tower
+    return w, kv, act, eng.runtime(on_cpu)
 
 
 def single(job: Job, device: Device) -> Draft:

@@ -63,6 +63,8 @@ class Request(_Frozen):
                                    "the model decodes)")
     audio_seconds: int | None = Field(None, description="Speech models: the audio's length (None: one 30 s window)")
     steps: int | None = Field(None, description="Diffusion models: denoising steps (time only; None: 30)")
+    images: int | None = Field(None, description="Multimodal LLMs: images per sequence (None: 1 for a model with a "
+                               "vision tower); each takes tokens of the context and the tower's working memory")
     measured: tuple[Measured, ...] = Field((), exclude=True, description="Peaks recorded on this machine by advisor "
                                            "verify --record (the caller looks them up; plans note when one applies)")
 
@@ -111,6 +113,8 @@ class Plan(_Frozen):
     steps: int | None = Field(None, description="Diffusion plans: denoising steps")
     vae_tiling: bool | None = Field(None, description="Diffusion plans: the VAE decodes in tiles")
     prompt: int | None = Field(None, description="The longest prompt the plan was sized for (None: the context)")
+    images: int | None = Field(None, description="Multimodal plans: images per sequence planned")
+    image_tokens: int | None = Field(None, description="Multimodal plans: tokens one image takes in the context")
     batch: int
     kv_dtype: str
     memory: Memory

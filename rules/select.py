@@ -52,6 +52,8 @@ def validate(request: Request) -> list[str]:
         problems.append(f"unknown engine {request.engine!r} (choose from auto, {', '.join(engines.NAMES)}; for vision "
                         f"models {', '.join(RUNTIMES)}; for speech models {', '.join(SPEECH_RUNTIMES)}; for embedding models "
                         f"{', '.join(EMBEDDING_RUNTIMES)}; for diffusion models diffusers)")
+    if request.images is not None and not 0 <= request.images <= 256:
+        problems.append(f"--images must be between 0 and 256 per sequence (got {request.images})")
     if request.image_size is not None and not all(1 <= v <= 16384 for v in request.image_size):
         problems.append(f"--image-size sides must be between 1 and 16384 pixels (got {request.image_size})")
     if request.precision != "auto" and not lookup(request.precision):
@@ -303,6 +305,23 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
                      "rocm-smi), and use the engine's ROCm build")
     if not spec.exact:
         notes.append("the model's size is approximate, so is this plan")
+    images, image_tokens = None, None
+    if spec.tower is not None:
+        from rules.towers import batch_tower, images_of
+
+        images = images_of(spec, req.images)
+        one, tower = batch_tower(spec, req.images, req.image_size, req.batch, 4 if p.name == "fp32" else 2)
+        if one is not None:
+            image_tokens = one.tokens
+            where = (f"{one.tokens:,} tokens of the context each" if spec.tower.in_context else
+                     "cross-attended, no context tokens")
+            held = f"{tower / 2**30:.2f} GiB"
+            notes.append(f"{images} image(s) of {one.width}x{one.height} px per sequence ({one.patches:,} patches in "
+                         f"the vision tower; {where}): the tower holds {held} while it encodes the batch's "
+                         "images (--images, --image-size)")
+        else:
+            notes.append("no image planned (--images 0): the vision tower's weights are counted, its working memory "
+                         "is not")
     rope = rope_scaling(spec, job.context)
     if rope is not None:
         notes.append(f"{job.context:,} tokens extends the trained {spec.max_context:,} by rope scaling (YaRN, factor "
@@ -311,7 +330,8 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         model=spec.name, precision=p.name, engine=job.engine, placement=draft.placement,
         devices=[u.device for u in draft.uses], gpu_indices=gpu_indices, cuda_visible_devices=cuda,
         cuda_device_order=order, mode=req.mode,
-        context=job.context, prompt=job.prompt if req.prompt else None, batch=req.batch,
+        context=job.context, prompt=job.prompt if req.prompt else None, batch=req.batch, images=images,
+        image_tokens=image_tokens,
         kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
         per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
         speed_rank=SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement),

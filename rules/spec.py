@@ -86,6 +86,36 @@ class SpeechShape(BaseModel):
     max_target_positions: int = Field(description="Decoder tokens per window, prompt included")
 
 
+class TowerShape(BaseModel):
+    """A multimodal LLM's vision tower: how an image becomes patches and tokens, and what the tower's forward
+    holds (rules/towers.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layout: Literal["dynamic", "fixed", "tiles"] = Field(description="dynamic: the image at its own size (Qwen2-VL); "
+                                                         "fixed: resized to one square (SigLIP in Gemma 3); tiles: "
+                                                         "cut into squares up to a maximum (Llama 3.2 Vision, Llama 4)")
+    hidden: int
+    layers: int
+    intermediate: int
+    gated_mlp: bool = Field(description="gate and up projections (3 MLP intermediates live) or one (2: fc1 and GELU)")
+    patch: int = Field(description="Pixels per patch side")
+    side: int = Field(description="fixed: the square images are resized to; tiles: a tile's side; dynamic: the "
+                      "default image side when --image-size is not given")
+    merge: int = Field(1, description="Patches per token side after merging (Qwen2-VL's spatial merge, Llama 4's "
+                       "pixel shuffle): tokens = patches / merge^2")
+    tokens_per_image: int | None = Field(None, description="fixed: the tokens an image gives the text model "
+                                         "(Gemma 3 pools 4,096 patches to 256)")
+    max_tiles: int = 1
+    global_tile: bool = Field(False, description="tiles: a whole-image thumbnail tile is added when there are several")
+    class_token: bool = False
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    in_context: bool = Field(True, description="The image's tokens enter the text context (False: cross-attention, "
+                             "Llama 3.2 Vision, whose image K/V are the model's fixed state)")
+    source: str
+
+
 class ModelSpec(BaseModel):
     """A model, resolved. `exact` says whether the parameter counts are exact; `estimated` names every
     field that is an estimate."""
@@ -132,6 +162,7 @@ class ModelSpec(BaseModel):
     vision: VisionShape | None = Field(None, description="Vision models: the traced activation profile")
     speech: SpeechShape | None = Field(None, description="Speech encoder-decoders: their sizes")
     diffusion: DiffusionShape | None = Field(None, description="Diffusion pipelines: components and traced stages")
+    tower: TowerShape | None = Field(None, description="Multimodal LLMs: the vision tower's geometry (per-image cost)")
     notes: list[str] = Field(default_factory=list)
     citation: str | None = None
     pinned_precision: str | None = Field(None, description="The format the checkpoint ships in, when it is one "

@@ -43,6 +43,7 @@ class Counted:
     checked: bool = True  # the architecture's count is held to a published total (architectures.Arch.checked)
     state_elements: int = 0  # recurrent state per sequence, all layers (state-space and linear-attention layers)
     speech: dict[str, int] | None = None  # encoder-decoder speech models: their sizes (advisor/models/speech.py)
+    tower: dict[str, Any] | None = None  # multimodal LLMs: the vision tower's geometry (rules/spec.py TowerShape)
 
 
 def pick(cfg: dict[str, Any], meaning: str, default: Any = None) -> Any:
@@ -482,11 +483,13 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
                           arch, source)
         groups = dict(text.groups)
         vision_cfg = cfg.get("vision_config")
+        tower = None
         if isinstance(vision_cfg, dict):
             groups["vision"], groups["projector"] = _vision(cfg, vision_cfg, str(model_type), text.hidden, source)
+            tower = towers.geometry(cfg, vision_cfg, str(model_type), source)
         total = sum(groups.values())
         return Counted(**{**text.__dict__, "groups": groups, "total": total,
-                          "active": total - text.total + text.active})
+                          "active": total - text.total + text.active, "tower": tower})
     if not isinstance(model_type, str) or model_type not in ARCHITECTURES:
         raise BadInputError(f"{source}: model_type {model_type!r} is not supported ({supported()})")
     archs = cfg.get("architectures")
@@ -518,7 +521,8 @@ def _mllama(cfg: dict[str, Any], source: str) -> Counted:
     image_kv = len(cross) * 2 * text.kv_heads * text.head_dim * towers.mllama_image_tokens(vision_cfg, source)
     return Counted(**{**text.__dict__, "groups": groups, "total": total, "active": total,
                       "kv_layers": tuple(i for i in range(n_layers) if i not in set(cross)),
-                      "state_elements": image_kv, "text_model_type": "mllama"})
+                      "state_elements": image_kv, "text_model_type": "mllama",
+                      "tower": towers.geometry(cfg, vision_cfg, "mllama", source)})
 
 
 def _vision(cfg: dict[str, Any], vision_cfg: dict[str, Any], model_type: str, text_hidden: int,

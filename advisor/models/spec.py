@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.models.count import Counted
-from rules.spec import Mla, ModelSpec, Quantization, Source, SpeechShape
+from rules.spec import Mla, ModelSpec, Quantization, Source, SpeechShape, TowerShape
 
 __all__ = ["Mla", "ModelSpec", "Quantization", "Source", "spec_from_counted"]
 
@@ -39,5 +39,6 @@ def spec_from_counted(counted: Counted, **fields: Any) -> ModelSpec:
         kv_layers=list(counted.kv_layers) if counted.kv_layers is not None else None,
         state_elements=counted.state_elements,
         speech=SpeechShape(**counted.speech) if counted.speech else None,
+        tower=TowerShape(**counted.tower) if counted.tower else None,
         **{"family": counted.text_model_type, "kind": counted.kind, **fields},
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from advisor.errors import BadInputError
 from advisor.models.bounds import positive_size
+from rules.towers import DEFAULT_IMAGE_SIDE
 
 
 def _size(cfg: dict[str, Any], key: str, source: str, default: int | None = None) -> int:
@@ -148,3 +149,60 @@ def mllama_image_tokens(cfg: dict[str, Any], source: str) -> int:
     patch = _size(cfg, "patch_size", source, 14)
     image = _size(cfg, "image_size", source, 560)
     return _size(cfg, "max_num_tiles", source, 4) * ((image // patch) ** 2 + 1)
+
+
+# Qwen2.5-VL's released preprocessor_config.json (Qwen/Qwen2.5-VL-7B-Instruct): min_pixels 3136, max_pixels 12845056;
+# images are resized to multiples of patch x merge (28 px) within those bounds (Qwen2VLImageProcessor smart_resize).
+QWEN_VL_MIN_PIXELS = 3136
+QWEN_VL_MAX_PIXELS = 12845056
+LLAMA4_MAX_TILES = 16  # Llama4ImageProcessorFast max_patches: up to 16 tiles of 336 px, plus a global tile
+
+
+def geometry(cfg: dict[str, Any], vision_cfg: dict[str, Any], model_type: str, source: str) -> dict[str, Any] | None:
+    """The tower's geometry for the per-image memory (rules/towers.py), by the wrapper's model_type; None for a
+    tower whose layout advisor does not know (its weights are still counted)."""
+    where = f"{source} vision_config"
+    if model_type in ("qwen2_vl", "qwen2_5_vl"):
+        rms = model_type == "qwen2_5_vl"
+        dim = _size(vision_cfg, "hidden_size" if rms else "embed_dim", source)
+        inter = _size(vision_cfg, "intermediate_size", source) if rms else int(dim * vision_cfg.get("mlp_ratio", 4))
+        return {"layout": "dynamic", "hidden": dim, "layers": _size(vision_cfg, "depth", source), "intermediate": inter,
+                "gated_mlp": rms, "patch": _size(vision_cfg, "patch_size", source, 14), "side": DEFAULT_IMAGE_SIDE,
+                "merge": _size(vision_cfg, "spatial_merge_size", source, 2), "min_pixels": QWEN_VL_MIN_PIXELS,
+                "max_pixels": QWEN_VL_MAX_PIXELS, "source": f"{where} (Qwen2-VL dynamic resolution)"}
+    if model_type == "mistral3":
+        vh = _size(vision_cfg, "hidden_size", source)
+        return {"layout": "dynamic", "hidden": vh, "layers": _size(vision_cfg, "num_hidden_layers", source),
+                "intermediate": _size(vision_cfg, "intermediate_size", source), "gated_mlp": True,
+                "patch": _size(vision_cfg, "patch_size", source, 14),
+                "side": min(DEFAULT_IMAGE_SIDE, _size(vision_cfg, "image_size", source, 1540)),
+                "merge": _size(cfg, "spatial_merge_size", source, 2),
+                "max_pixels": _size(vision_cfg, "image_size", source, 1540) ** 2,
+                "source": f"{where} (Pixtral: the image at its own size up to image_size)"}
+    if model_type == "llama4":
+        ratio = vision_cfg.get("pixel_shuffle_ratio", 0.5)
+        merge = round(1 / ratio) if isinstance(ratio, int | float) and 0 < ratio <= 1 else 2
+        return {"layout": "tiles", "hidden": _size(vision_cfg, "hidden_size", source),
+                "layers": _size(vision_cfg, "num_hidden_layers", source),
+                "intermediate": _size(vision_cfg, "intermediate_size", source), "gated_mlp": False,
+                "patch": _size(vision_cfg, "patch_size", source, 14), "side": _size(vision_cfg, "image_size", source, 336),
+                "merge": merge, "max_tiles": LLAMA4_MAX_TILES, "global_tile": True, "class_token": True,
+                "source": f"{where} (Llama 4: tiles of image_size, pixel shuffle)"}
+    if model_type == "mllama":
+        return {"layout": "tiles", "hidden": _size(vision_cfg, "hidden_size", source),
+                "layers": _size(vision_cfg, "num_hidden_layers", source) + _size(vision_cfg, "num_global_layers", source),
+                "intermediate": _size(vision_cfg, "intermediate_size", source), "gated_mlp": False,
+                "patch": _size(vision_cfg, "patch_size", source, 14), "side": _size(vision_cfg, "image_size", source, 560),
+                "max_tiles": _size(vision_cfg, "max_num_tiles", source, 4), "class_token": True, "in_context": False,
+                "source": f"{where} (Llama 3.2 Vision: tiles, cross-attention)"}
+    if vision_cfg.get("model_type") in ("siglip_vision_model", "clip_vision_model") or "image_size" in vision_cfg:
+        vh = _size(vision_cfg, "hidden_size", source)
+        side = _size(vision_cfg, "image_size", source, 224)
+        patch = _size(vision_cfg, "patch_size", source, 14)
+        tokens = cfg.get("mm_tokens_per_image", 256 if model_type == "gemma3" else (side // patch) ** 2)
+        return {"layout": "fixed", "hidden": vh, "layers": _size(vision_cfg, "num_hidden_layers", source),
+                "intermediate": _size(vision_cfg, "intermediate_size", source, 4 * vh), "gated_mlp": False,
+                "patch": patch, "side": side, "tokens_per_image": tokens if isinstance(tokens, int) and tokens > 0 else None,
+                "class_token": vision_cfg.get("model_type") == "clip_vision_model",
+                "source": f"{where} (resized to image_size)"}
+    return None

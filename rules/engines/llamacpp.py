@@ -44,6 +44,8 @@ class LlamaCpp(Engine):
     layer_split = True
     offload = True
     caches_latent = True
+    # the mmproj's CLIP graph has its own compute buffer beside the text model's (tools/mtmd clip.cpp)
+    tower_shares_workspace = False
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
                     on_cpu: bool) -> int:

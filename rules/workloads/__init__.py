@@ -46,8 +46,20 @@ class TextGeneration:
     def problems(self, spec: ModelSpec, request: Request) -> list[str]:
         from rules import engines
 
-        if request.image_size is not None:
-            return [f"--image-size applies to vision models; {spec.name} is a token LLM (use --context and --prompt)"]
+        if spec.tower is None and request.image_size is not None:
+            return [f"--image-size applies to vision models and multimodal LLMs; {spec.name} is a text-only LLM (use "
+                    "--context and --prompt)"]
+        if spec.tower is None and request.images:
+            return [f"--images applies to multimodal LLMs; {spec.name} has no vision tower"]
+        if spec.tower is not None:
+            from rules.towers import image_cost, images_of
+
+            n = images_of(spec, request.images)
+            tokens = n * image_cost(spec.tower, request.image_size).tokens
+            context = select.default_context(spec, request)
+            if tokens and tokens >= context:
+                return [f"{n} image(s) of {tokens // n:,} tokens each take {tokens:,} tokens, more than the context of "
+                        f"{context:,}: raise --context, or fewer or smaller images (--images, --image-size)"]
         if request.beams is not None or request.audio_seconds is not None or request.new_tokens is not None:
             return [f"--beams, --new-tokens and --audio-length apply to speech models; {spec.name} is a token LLM"]
         if request.steps is not None:
