@@ -21,6 +21,33 @@ TYPE_BITS: dict[str, float] = {
 }
 
 
+# Weights per block (ggml's block sizes): the row length (ne[0], a tensor's input width) must be a multiple of it.
+BLOCK: dict[str, int] = {"F32": 1, "F16": 1, "BF16": 1, "Q8_0": 32, "Q5_0": 32, "Q5_1": 32, "Q4_0": 32, "Q4_1": 32,
+                         "IQ4_NL": 32, "MXFP4": 32}  # every other type: 256 (the K-quants and the i-quants)
+# A row that a type's block does not divide is stored in a 32-block type instead, or in F16 when 32 does not divide it
+# either (llama.cpp src/llama-quant.cpp tensor_type_fallback; llama-cpp-python 0.3.36's vendored copy).
+FALLBACK: dict[str, str] = {"IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ2_XXS": "IQ4_NL", "IQ2_XS": "IQ4_NL",
+                            "IQ2_S": "IQ4_NL", "IQ3_XXS": "IQ4_NL", "IQ3_S": "IQ4_NL", "IQ4_XS": "IQ4_NL",
+                            "Q2_K": "Q4_0", "Q3_K": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
+
+
+def fitted(type_: str, ncols: int | None) -> str:
+    """The type a tensor of rows of `ncols` weights really gets when `type_` is asked (None: not known, as asked)."""
+    if ncols is None or ncols % BLOCK.get(type_, 256) == 0:
+        return type_
+    fallback = FALLBACK.get(type_, type_)
+    return fallback if ncols % BLOCK.get(fallback, 256) == 0 else "F16"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Each role's row length (ggml's ne[0], the input width), which decides whether its block type fits."""
+
+    hidden: int  # attn_q/k/v, ffn_gate/up, token_embd and output take the hidden state
+    attn_output: int  # heads x head dim
+    ffn_down: int  # the MLP's (or an expert's) width
+
+
 def use_more_bits(layer: int, layers: int) -> bool:
     return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
 
@@ -89,17 +116,39 @@ class LayerShape:
     experts: int = 0  # routed experts' weights, when the mix types them apart (else inside ffn_gate_up / ffn_down)
 
 
+def outside_types(mix: Mix, cols: Columns | None = None) -> tuple[str, str]:
+    """(token_embd, output) types."""
+    hidden = cols.hidden if cols else None
+    return fitted(mix.embeddings or mix.base, hidden), fitted(mix.output, hidden)
+
+
+def layer_types(mix: Mix, i: int, layers: int, n_gqa: int, cols: Columns | None = None) -> dict[str, str]:
+    """The type of each weight role of layer `i` (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down,
+    experts), after the fallback for rows its block does not divide."""
+    hidden = cols.hidden if cols else None
+
+    def t(rule: Rule | None) -> str:
+        return rule(i, layers, n_gqa) if rule else mix.base
+
+    return {"attn_q": fitted(mix.base, hidden), "attn_k": fitted(mix.base, hidden),
+            "attn_v": fitted(t(mix.attn_v), hidden),
+            "attn_output": fitted(t(mix.attn_output), cols.attn_output if cols else None),
+            "ffn_gate": fitted(mix.base, hidden), "ffn_up": fitted(mix.base, hidden),
+            "ffn_down": fitted(t(mix.ffn_down), cols.ffn_down if cols else None),
+            "experts": fitted(mix.experts or mix.base, hidden)}
+
+
 def mix_bytes(mix: Mix, layers: int, layer: LayerShape, embeddings: int, output: int, extra_norms: int,
-              n_gqa: int) -> int:
-    """Bytes of a whole model quantized with `mix` (tensor data only)."""
-    bits = embeddings * TYPE_BITS[mix.embeddings or mix.base] + output * TYPE_BITS[mix.output]
+              n_gqa: int, cols: Columns | None = None) -> int:
+    """Bytes of a whole model quantized with `mix` (tensor data only); `cols` applies llama.cpp's fallback types."""
+    embd_type, out_type = outside_types(mix, cols)
+    bits = embeddings * TYPE_BITS[embd_type] + output * TYPE_BITS[out_type]
     bits += extra_norms * TYPE_BITS["F32"]
     for i in range(layers):
-        def t(rule: Rule | None, i: int = i) -> float:
-            return TYPE_BITS[rule(i, layers, n_gqa) if rule else mix.base]
-
-        bits += (layer.attn_q + layer.attn_k + layer.ffn_gate_up) * TYPE_BITS[mix.base]
-        bits += layer.attn_v * t(mix.attn_v) + layer.ffn_down * t(mix.ffn_down)
-        bits += layer.attn_output * t(mix.attn_output) + layer.norms * TYPE_BITS["F32"]
-        bits += layer.experts * TYPE_BITS[mix.experts or mix.base]
+        types = layer_types(mix, i, layers, n_gqa, cols)
+        bits += (layer.attn_q + layer.attn_k) * TYPE_BITS[types["attn_q"]]
+        bits += layer.ffn_gate_up * TYPE_BITS[types["ffn_gate"]]
+        bits += layer.attn_v * TYPE_BITS[types["attn_v"]] + layer.ffn_down * TYPE_BITS[types["ffn_down"]]
+        bits += layer.attn_output * TYPE_BITS[types["attn_output"]] + layer.norms * TYPE_BITS["F32"]
+        bits += layer.experts * TYPE_BITS[types["experts"]]
     return int(bits // 8)

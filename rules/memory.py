@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from rules.gguf_mix import MIXES, TYPE_BITS, LayerShape, mix_bytes
+from rules.gguf_mix import MIXES, TYPE_BITS, Columns, LayerShape, mix_bytes, outside_types
 from rules.precisions import Precision
 from rules.spec import ModelSpec
 
@@ -112,9 +112,11 @@ def _gguf_split(spec: ModelSpec, mix_name: str) -> WeightSplit:
         # tied: llama.cpp uses token_embd as the output and gives it the output type
         output, embeddings = embeddings, 0
     n_gqa = heads // kv if kv else 1
-    whole = mix_bytes(mix, layers, shape, embeddings, output, 0, n_gqa)
+    cols = Columns(h, heads * hd or h, spec.intermediate_size or 4 * h) if h and spec.mla is None else None
+    whole = mix_bytes(mix, layers, shape, embeddings, output, 0, n_gqa, cols)
     extra = sum(v for k, v in g.items() if k in ("vision", "projector", "pooler")) * 2  # kept at 16 bits
-    outside = math.ceil(embeddings * TYPE_BITS[mix.embeddings or mix.base] / 8 + output * TYPE_BITS[mix.output] / 8)
+    embd_type, out_type = outside_types(mix, cols)
+    outside = math.ceil(embeddings * TYPE_BITS[embd_type] / 8 + output * TYPE_BITS[out_type] / 8)
     return WeightSplit(whole + extra, (whole - outside) // layers, outside + extra, layers)
 
 

@@ -7,6 +7,7 @@ process that builds the same model with transformers alone and reads its own pea
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -72,14 +73,14 @@ def term(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_smollm2_at_2048_agrees_with_an_independent_measurement(offline_env: dict[str, str], tmp_path: Path) -> None:
-    done = verify(["SmolLM2-135M", "--context", "2048", "--runs", "2", "--json", "--record"], offline_env)
+    done = verify(["SmolLM2-135M", "--context", "2048", "--engine", "transformers", "--runs", "2", "--json",
+                   "--record"], offline_env)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     spec = resolve("SmolLM2-135M")
     plan, run = doc["plan"], doc["measured_run"]
-    # fit's plan on a CPU is llama.cpp (not installed here): the best transformers plan is measured, and it says so
     assert plan["engine"] == "transformers" and plan["devices"] == ["cpu"] and plan["precision"] == "bf16"
-    assert "cannot be measured here" in doc["chosen_because"]
+    assert doc["chosen_because"] is None
     assert run["prompt_tokens"] == 2048 - 8 - 1 and run["decode_steps"] == 8 and run["runs"] == 2
     # the weights are exactly the parameters in bf16 (tied embeddings once): 134,515,008 x 2 bytes
     assert spec.params_total == 134_515_008
@@ -132,7 +133,7 @@ def test_what_if_machines_are_refused(offline_env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("args", "code", "needle"), [
     (["SmolLM2-135M", "--headroom", "99%"], 1, "--force runs it anyway"),
-    (["SmolLM2-135M", "--precision", "Q4_K_M"], 4, "llama.cpp is not installed"),
+    (["SmolLM2-135M", "--engine", "transformers", "--precision", "nf4"], 1, "--force runs it anyway"),
     (["YOLOv8n"], 4, "vision model"),
     (["my-custom-llm-7b"], 3, "cannot tell"),
     (["SmolLM2-135M", "--decode-steps", "0"], 2, "--decode-steps must be at least 1"),
@@ -146,20 +147,42 @@ def test_refusals_are_one_line_with_their_exit_code(args: list[str], code: int, 
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
-def test_without_transformers_it_says_so(offline_env: dict[str, str], tmp_path: Path) -> None:
+def hide(module: str, tmp_path: Path) -> None:
+    """Make `module` look not installed to the advisor processes started with offline_env."""
     blocker = tmp_path / "site" / "sitecustomize.py"
-    blocker.write_text(blocker.read_text() + '''
+    blocker.write_text(blocker.read_text() + f'''
 import importlib.abc, sys
-class _NoTransformers(importlib.abc.MetaPathFinder):
+class _Missing(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "transformers" or name.startswith("transformers."):
+        if name == {module!r} or name.startswith({module!r} + "."):
             raise ModuleNotFoundError(name)
         return None
-sys.meta_path.insert(0, _NoTransformers())
+sys.meta_path.insert(0, _Missing())
 ''')
-    done = verify(["SmolLM2-135M", "--engine", "transformers"], offline_env, timeout=60)
+
+
+def test_when_fit_plan_cannot_be_measured_the_best_one_that_can_is_and_it_says_so(offline_env: dict[str, str],
+                                                                                   tmp_path: Path) -> None:
+    hide("llama_cpp", tmp_path)  # fit's plan on this CPU is llama.cpp's
+    done = verify(["SmolLM2-135M", "--context", "256", "--runs", "1", "--json"], offline_env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["plan"]["engine"] == "transformers"
+    assert "fit's plan (BF16 with llama.cpp, cpu) cannot be measured here: llama_cpp is not installed" in \
+        doc["chosen_because"]
+
+
+@pytest.mark.parametrize(("module", "args", "needle"), [
+    ("transformers", ["--engine", "transformers"], 'transformers is not installed (pip install "local-advisor[verify]")'),
+    ("llama_cpp", ["--precision", "Q4_K_M"], "llama_cpp is not installed (pip install llama-cpp-python)"),
+])
+def test_without_the_engine_library_it_says_so(module: str, args: list[str], needle: str, offline_env: dict[str, str],
+                                               tmp_path: Path) -> None:
+    hide(module, tmp_path)
+    done = verify(["SmolLM2-135M", *args], offline_env, timeout=60)
     assert done.returncode == 4, done.stderr
-    assert "transformers is not installed" in done.stderr and 'local-advisor[verify]' in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], done.stderr
 
 
 def test_a_run_past_its_time_limit_is_stopped_and_leaves_nothing(offline_env: dict[str, str]) -> None:
@@ -192,8 +215,8 @@ def test_ctrl_c_stops_the_measuring_child(offline_env: dict[str, str]) -> None:
 
 @pytest.mark.slow
 def test_sweep_reports_each_term_over_a_grid(offline_env: dict[str, str]) -> None:
-    done = verify(["SmolLM2-135M", "--context", "1024", "--sweep-prompts", "64,512", "--sweep-batches", "1,2",
-                   "--json"], offline_env)
+    done = verify(["SmolLM2-135M", "--context", "1024", "--engine", "transformers", "--sweep-prompts", "64,512",
+                   "--sweep-batches", "1,2", "--json"], offline_env)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert [(c["prompt_tokens"], c["batch"]) for c in doc["cells"]] == [(64, 1), (512, 1), (64, 2), (512, 2)]
@@ -202,3 +225,19 @@ def test_sweep_reports_each_term_over_a_grid(offline_env: dict[str, str]) -> Non
         assert kv["measured_bytes"] == [30 * 2 * 3 * 64 * (cell["prompt_tokens"] + 8) * cell["batch"] * 2]
     assert {"weights", "KV cache", "runtime", "prefill working", "peak"} <= set(doc["errors"])
     assert doc["errors"]["weights"] == {"min_error": 0.0, "max_error": 0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed here "
+                    "(pip install llama-cpp-python); the synthetic GGUF it loads is tested in test_verify_parts.py")
+def test_llamacpp_plans_are_measured_on_a_synthetic_gguf(offline_env: dict[str, str]) -> None:
+    done = verify(["SmolLM2-135M", "--context", "1024", "--precision", "Q4_K_M", "--runs", "1", "--json"], offline_env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["plan"]["engine"], doc["plan"]["precision"]) == ("llama.cpp", "Q4_K_M") and doc["chosen_because"] is None
+    run = doc["runs"][0]
+    # llama.cpp's own log: an f16 cache of 1,024 cells, 30 layers x K and V x 3 KV heads x 64 x 2 bytes
+    assert run["kv_cache_log_bytes"] == 30 * 2 * 3 * 64 * 1024 * 2
+    weights = term(doc, "weights")
+    assert abs(weights["measured_bytes"][0] - weights["estimate_bytes"]) <= 0.0002 * weights["estimate_bytes"]
+    assert doc["held"] and list(Path(offline_env["TMPDIR"]).iterdir()) == []

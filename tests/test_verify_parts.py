@@ -14,7 +14,8 @@ from advisor.models.resolve import resolve
 from advisor.verify.child import CudaMeter
 from advisor.verify.compare import compare
 from advisor.verify.config import config_for
-from advisor.verify.session import child_env, job_for
+from advisor.verify.measurers import job_for
+from advisor.verify.session import child_env
 from rules.phases import phases
 from rules.plan import Measured, Request
 from rules.precisions import BY_NAME
@@ -127,7 +128,7 @@ def test_on_a_gpu_machine_the_child_is_sent_to_the_plan_gpu() -> None:
     assert (plan.engine, plan.precision, plan.placement, plan.devices) == ("transformers", "bf16", "single-gpu",
                                                                           ["gpu:0"])
     assert choice.why is None
-    job = job_for(spec, plan, config_for(spec) or {}, 2039, 8, 1)
+    job = job_for(spec, plan, request, config_for(spec) or {}, 2039, 8, 1)
     assert job["device"] == "cuda:0" and job["dtype"] == "bfloat16" and job["nvml_index"] == 0
     assert job["config"]["model_type"] == "qwen2"
     assert child_env(plan) == {"CUDA_VISIBLE_DEVICES": "0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
@@ -217,3 +218,32 @@ def test_the_fleet_matrix_shows_a_host_measured_cell_apart(tmp_path: Any) -> Non
     assert measured.measured_bytes == peak and measured.memory_bytes == peak and measured.text().endswith("(measured)")
     elsewhere = column.decide(other)  # a host with the same hardware but its own (no) measurements
     assert elsewhere.measured_bytes is None and elsewhere.memory_bytes == plain.memory_bytes
+
+
+@pytest.mark.parametrize(("name", "mix"), [("SmolLM2-135M", "Q4_K_M"), ("Qwen2.5-0.5B-Instruct", "Q8_0"),
+                                           ("Qwen3-0.6B", "Q4_K_M"), ("SmolLM2-135M", "BF16")])
+def test_the_synthetic_gguf_reads_back_as_the_model_at_the_plan_types(name: str, mix: str, tmp_path: Any) -> None:
+    """What verify hands llama.cpp: read back by advisor's own GGUF reader (the real gguf package underneath), it
+    is the catalog model, parameter for parameter, at the tensor types the plan's mix gives; zeros on disk as
+    holes."""
+    from advisor.models import catalog
+    from advisor.verify.gguf_synth import tensors, write
+    from rules.memory import weight_split
+
+    entry = catalog.find(name)
+    assert entry is not None
+    path = tmp_path / "model.gguf"
+    data = write(path, entry["config"], mix)
+    read = resolve(str(path))
+    spec = resolve(name)
+    assert read.params_total == spec.params_total and read.layers == spec.layers
+    assert (read.kv_heads, read.head_dim, read.hidden_size) == (spec.kv_heads, spec.head_dim, spec.hidden_size)
+    assert read.weight_bytes == data
+    # the rules' estimate of the same mix: biases and norms aside, byte for byte
+    assert abs(weight_split(spec, BY_NAME[mix]).total - data) <= 0.0002 * data
+    _arch, _meta, items = tensors(entry["config"], mix)
+    by_type: dict[str, int] = {}
+    for _n, shape, type_name in items:
+        by_type[type_name] = by_type.get(type_name, 0)
+    assert set(read.bytes_by_dtype) == set(by_type)
+    assert os.stat(path).st_blocks * 512 < 4 * MIB  # the tensor data are holes: the file takes no disk

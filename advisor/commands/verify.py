@@ -9,7 +9,6 @@ the estimate.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass
@@ -24,14 +23,12 @@ from advisor.errors import (
     DoesNotFitError,
     NotMeasurableError,
 )
+from advisor.verify.measurers import MEASURERS, installed
 from rules.plan import Plan, Recommendation, Request
 from rules.spec import ModelSpec
 
 DEFAULT_DECODE_STEPS = 8
 DEFAULT_TIMEOUT_S = 600.0
-MEASURABLE_PRECISIONS = ("fp32", "bf16", "fp16")
-MEASURABLE_PLACEMENTS = ("cpu", "single-gpu", "unified")
-INSTALL = 'pip install "local-advisor[verify]"'
 
 
 @dataclass(frozen=True)
@@ -40,37 +37,25 @@ class Choice:
     why: str | None  # set when the plan measured is not the one fit chose
 
 
-def installed(package: str) -> bool:
-    """Whether `package` can be imported here, found without importing it (import torch alone takes ~1.4 s)."""
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def unmeasurable(plan: Plan) -> str | None:
+def unmeasurable(plan: Plan, spec: ModelSpec | None = None) -> str | None:
     """Why this plan cannot be measured here, or None."""
     if plan.mode != "inference":
         return f"verify measures inference; {plan.mode} plans are estimated only"
     from rules import engines
 
     eng = engines.get(plan.engine)
-    if not eng.verify_measures:
+    measurer = MEASURERS.get(plan.engine)
+    if measurer is None or not eng.verify_measures:
         if eng.python_package is not None and not installed(eng.python_package):
-            return (f"{eng.label} is not installed here, so its plans cannot be measured; verify measures "
-                    "transformers plans")
-        return f"verify does not measure {eng.label} plans yet; it measures transformers plans"
-    missing = [m for m in ("torch", "transformers") if not installed(m)]
-    if missing:
-        return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({INSTALL})"
-    if plan.precision not in MEASURABLE_PRECISIONS:
-        return (f"{plan.precision} weights are not built by verify (random weights are built in "
-                f"{', '.join(MEASURABLE_PRECISIONS)}; a quantized layout would need its own kernels' packing)")
-    if plan.placement not in MEASURABLE_PLACEMENTS:
-        return f"verify measures one device at a time; a {plan.placement} plan is estimated only"
-    if plan.devices[0].startswith("gpu:rocm"):
-        return "verify measures NVIDIA GPUs (CUDA) and the CPU; this plan is for an AMD GPU"
-    return None
+            return f"{eng.label} is not installed here, so its plans cannot be measured"
+        return f"verify does not measure {eng.label} plans yet (it measures {', '.join(MEASURERS)})"
+    return measurer.unmeasurable(plan, spec) if spec is not None else measurer.unmeasurable(plan, plan_spec(plan))
+
+
+def plan_spec(plan: Plan) -> ModelSpec:
+    from advisor.models.resolve import resolve
+
+    return resolve(plan.model)
 
 
 def choose(rec: Recommendation, request: Request, force: bool, spec: ModelSpec, snapshot: Any) -> Choice:
@@ -92,7 +77,7 @@ def choose(rec: Recommendation, request: Request, force: bool, spec: ModelSpec, 
     first = fitting[0] if fitting else None
     reasons: list[str] = []
     for plan in fitting:
-        why = unmeasurable(plan)
+        why = unmeasurable(plan, spec)
         if why is None:
             if plan is first:
                 return Choice(plan, None)
@@ -177,7 +162,7 @@ def run_verify(model: str, *, json_out: bool, force: bool, runs: int | None, dec
         sys.stderr.write(f"advisor verify: {choice.why}\n")
     from advisor.verify.session import measure, measured_record, verify_doc
 
-    results = measure(spec, plan, prompt, steps, request.batch, n, timeout, progress=not json_out)
+    results = measure(spec, plan, request, prompt, steps, request.batch, n, timeout, progress=not json_out)
     doc = verify_doc(spec, snapshot, plan, request, choice.why, prompt, steps, results)
     if record:
         from advisor.state import default_inventory

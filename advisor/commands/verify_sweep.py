@@ -58,7 +58,7 @@ def run_sweep(spec: ModelSpec, snapshot: Any, plan: Plan, request: Request, why:
             continue
         if not json_out:
             sys.stderr.write(f"advisor verify: prompt {prompt:,} x batch {batch}\n")
-        results = measure(spec, plan, prompt, steps, batch, runs, timeout, progress=False)
+        results = measure(spec, plan, req, prompt, steps, batch, runs, timeout, progress=False)
         doc = verify_doc(spec, snapshot, plan.model_copy(update={"batch": batch}), req, why, prompt, steps, results)
         cells.append({"prompt_tokens": prompt, "batch": batch, "terms": doc["terms"], "peak": doc["peak"],
                       "held": doc["held"], "conditions": doc["measured_run"]["conditions"]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -159,12 +160,89 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     return marks
 
 
+_LOG_SIZES = (("kv_cache_log_bytes", re.compile(r"KV buffer size\s*=\s*([0-9.]+) MiB")),
+              ("compute_buffer_log_bytes", re.compile(r"compute buffer size\s*=\s*([0-9.]+) MiB")),
+              ("weights_log_bytes", re.compile(r"model buffer size\s*=\s*([0-9.]+) MiB")))
+
+
+def _log_sizes(text: str) -> dict[str, int]:
+    """The buffers llama.cpp says it allocated (its load log, MiB with two decimals), summed over devices."""
+    out = {}
+    for key, pattern in _LOG_SIZES:
+        found = [float(m) for m in pattern.findall(text)]
+        if found:
+            out[key] = int(sum(found) * 2**20)
+    return out
+
+
+def measure_llamacpp(job: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp through llama-cpp-python on the CPU: a synthetic GGUF of the model at the plan's types (zeros, a
+    sparse file), loaded as llama-server would (the context, micro-batch 512, flash attention on), one prefill
+    and `decode_steps` single-token steps. llama.cpp allocates its KV cache and compute buffer when the context
+    is created, so they are in the resident size after building."""
+    from advisor.verify import rss
+    from advisor.verify.gguf_synth import NotSynthesizable, write
+
+    marks: dict[str, Any] = {"rss_python_bytes": rss.status_bytes("VmRSS"), "kv_preallocated": True}
+    import llama_cpp
+
+    marks["after_imports"] = {"rss_bytes": rss.status_bytes("VmRSS")}
+    path = Path(job["scratch"]) / "model.gguf"
+    try:
+        weights = write(path, job["config"], job["mix"])
+    except NotSynthesizable as exc:
+        from advisor.verify.build import NotBuildable
+
+        raise NotBuildable(str(exc)) from None
+    marks["weights_bytes"] = weights
+    log = Path(job["scratch"]) / "llama.log"
+    kv_types = {"q8_0": 8, "q4_0": 2}  # GGML_TYPE_Q8_0, GGML_TYPE_Q4_0
+    kv = kv_types.get(job.get("kv_dtype") or "")
+    t0 = time.perf_counter()
+    saved = os.dup(2)
+    with log.open("wb") as sink:
+        os.dup2(sink.fileno(), 2)  # llama.cpp logs its buffers on stderr: read them back
+        try:
+            llm = llama_cpp.Llama(str(path), n_ctx=int(job["context"]), n_batch=2048, n_ubatch=512, n_gpu_layers=0,
+                                  flash_attn=True, verbose=True, type_k=kv, type_v=kv,
+                                  n_threads=job.get("threads") or os.cpu_count())
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    marks["build_seconds"] = round(time.perf_counter() - t0, 2)
+    marks.update(_log_sizes(log.read_text(errors="replace")))
+    marks["kv_cache_bytes"] = marks.get("kv_cache_log_bytes", 0)
+    marks["after_build"] = {"rss_bytes": rss.status_bytes("VmRSS")}
+    prompt, steps = int(job["prompt"]), int(job["decode_steps"])
+    vocab = int(job["config"]["vocab_size"])
+    tokens = [3 + (i * 7919) % (vocab - 3) for i in range(prompt + steps)]
+    phases: dict[str, Any] = {}
+    rss.reset_peak()
+    t0 = time.perf_counter()
+    llm.eval(tokens[:prompt])
+    phases["prefill"] = {"peak_rss_bytes": rss.status_bytes("VmHWM")}
+    phases["prefill_seconds"] = round(time.perf_counter() - t0, 2)
+    rss.reset_peak()
+    t0 = time.perf_counter()
+    for tok in tokens[prompt:]:
+        llm.eval([tok])
+    phases["decode"] = {"peak_rss_bytes": rss.status_bytes("VmHWM")}
+    phases["decode_seconds"] = round(time.perf_counter() - t0, 2)
+    marks["tokens"] = prompt + steps
+    marks["phases"] = phases
+    marks["conditions"] = {"llama_cpp_python": llama_cpp.__version__, "python": platform.python_version(),
+                           "threads": job.get("threads") or os.cpu_count(), "flash_attn": True, "n_ubatch": 512,
+                           "cpu": rss.cpu_model(), "machine": platform.machine()}
+    return marks
+
+
 def main(argv: list[str]) -> int:
     from advisor.verify.build import NotBuildable
 
     try:
         job = json.loads(Path(argv[0]).read_text())
-        print(json.dumps(measure(job)), flush=True)
+        run = measure_llamacpp if job.get("builds") == "gguf" else measure
+        print(json.dumps(run(job)), flush=True)
     except NotBuildable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOT_BUILDABLE

@@ -75,6 +75,13 @@ def _per_run(run: dict[str, Any], prompt: int, steps: int, on_gpu: bool, runtime
     weights = int(run["weights_bytes"])
     built = int(run["after_build"]["rss_bytes"])
     prefill, decode = int(ph["prefill"]["peak_rss_bytes"]), int(ph["decode"]["peak_rss_bytes"])
+    if run.get("kv_preallocated"):
+        # llama.cpp: KV and compute buffer are allocated with the context and its mmapped weights are read in by
+        # the first forward pass, so the runtime is the process before the model, and the rest is by phase
+        runtime = int(run["after_imports"]["rss_bytes"])
+        return {"weights": weights, "kv": kv_end, "runtime": runtime, "prefill": prefill, "decode": decode,
+                "prefill_working": prefill - runtime - weights - kv_end,
+                "decode_working": decode - runtime - weights - kv_end}, None
     return {"weights": weights, "kv": kv_end, "runtime": built - weights, "prefill": prefill, "decode": decode,
             "prefill_working": prefill - built - kv_prefill, "decode_working": decode - built - kv_end}, None
 
@@ -82,6 +89,13 @@ def _per_run(run: dict[str, Any], prompt: int, steps: int, on_gpu: bool, runtime
 def compare(prefill: Phase, decode: Phase, runs: list[dict[str, Any]], prompt: int, steps: int,
             on_gpu: bool) -> Comparison:
     per, notes = [], []
+    logged = runs[0] if runs else {}
+    if "compute_buffer_log_bytes" in logged:
+        notes.append(f"llama.cpp's log: compute buffer {logged['compute_buffer_log_bytes'] / 2**20:.2f} MiB, KV cache "
+                     f"{logged.get('kv_cache_log_bytes', 0) / 2**20:.2f} MiB, weights "
+                     f"{logged.get('weights_log_bytes', 0) / 2**20:.2f} MiB (the compute buffer is reserved whole "
+                     "and only partly touched: resident memory counts what was)")
+    preallocated = bool(logged.get("kv_preallocated"))
     for run in runs:
         values, note = _per_run(run, prompt, steps, on_gpu, prefill.runtime)
         per.append(values)
@@ -96,7 +110,8 @@ def compare(prefill: Phase, decode: Phase, runs: list[dict[str, Any]], prompt: i
         Term("weights", prefill.weights, col("weights")),
         Term("KV cache", decode.kv, col("kv"), note=f"{prompt + steps:,} tokens at the end"),
         Term("runtime", prefill.runtime, col("runtime"),
-             note="the process and the model's modules" if ranged else "CUDA context and libraries"),
+             note=("the process before the model (python and the engine's library)" if preallocated else
+                   "the process and the model's modules" if ranged else "CUDA context and libraries")),
         Term("prefill working", prefill.working, col("prefill_working"), note=f"the prompt's {prompt:,} tokens"),
         Term("decode working", decode.working, col("decode_working"), note=decode.note),
         Term("prefill peak", prefill.typical, col("prefill"), worst=prefill.worst if ranged else None),

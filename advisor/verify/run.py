@@ -47,7 +47,7 @@ def run_child(job: dict[str, Any], timeout_s: float, env: dict[str, str] | None 
     """Measure `job` in a fresh process (advisor.verify.child) within `timeout_s` seconds; its JSON result."""
     with tempfile.TemporaryDirectory(prefix="advisor-verify-") as tmp:
         path = Path(tmp) / "job.json"
-        path.write_text(json.dumps(job))
+        path.write_text(json.dumps({**job, "scratch": tmp}))  # where the child may write (a synthetic GGUF)
         # caches torch may write (inductor, triton) go to the temporary directory and away with it
         scratch = {"TORCHINDUCTOR_CACHE_DIR": str(Path(tmp) / "inductor"), "TRITON_CACHE_DIR": str(Path(tmp) / "triton")}
         child_env = {**os.environ, **OFFLINE_ENV, **scratch, **(env or {})}

@@ -8,17 +8,9 @@ import sys
 from typing import Any
 
 from advisor.errors import NotMeasurableError, RunFailedError
+from advisor.verify.measurers import job_for
 from rules.plan import Measured, Plan, Request
 from rules.spec import ModelSpec
-
-
-def job_for(spec: ModelSpec, plan: Plan, config: dict[str, Any], prompt: int, steps: int, batch: int) -> dict[str, Any]:
-    from rules.precisions import BY_NAME
-
-    on_gpu = plan.devices[0].startswith("gpu:")
-    return {"config": config, "dtype": BY_NAME[plan.precision].torch_dtype or "float32",
-            "device": "cuda:0" if on_gpu else "cpu", "prompt": prompt, "decode_steps": steps, "batch": batch,
-            "nvml_index": plan.gpu_indices[0] if on_gpu and plan.gpu_indices else None}
 
 
 def child_env(plan: Plan) -> dict[str, str]:
@@ -30,7 +22,7 @@ def child_env(plan: Plan) -> dict[str, str]:
     return env
 
 
-def measure(spec: ModelSpec, plan: Plan, prompt: int, steps: int, batch: int, runs: int, timeout_s: float,
+def measure(spec: ModelSpec, plan: Plan, request: Request, prompt: int, steps: int, batch: int, runs: int, timeout_s: float,
             progress: bool) -> list[dict[str, Any]]:
     from advisor.verify.config import config_for
     from advisor.verify.run import RunFailed, run_child
@@ -45,7 +37,7 @@ def measure(spec: ModelSpec, plan: Plan, prompt: int, steps: int, batch: int, ru
         why = rss.supported()
         if why:
             raise NotMeasurableError(f"the CPU's peak memory cannot be measured here: {why}")
-    job = job_for(spec, plan, config, prompt, steps, batch)
+    job = job_for(spec, plan, request, config, prompt, steps, batch)
     out = []
     for i in range(runs):
         try:

@@ -15,15 +15,18 @@ from rules.spec import ModelSpec
 
 CUDA_CONTEXT_LLAMACPP = 320 * MIB  # CUDA context of llama.cpp / Ollama runners, per GPU
 LLAMACPP_UBATCH = 512  # llama.cpp's default physical micro-batch (-ub)
-LLAMACPP_BASE = 256 * MIB  # graph / scratch allocations besides the compute buffer
+LLAMACPP_BASE = 256 * MIB  # GPU: graph / scratch allocations besides the compute buffer (CUDA graphs, pools)
 LLAMACPP_CPU_PROCESS = 128 * MIB
 
 
-def compute_buffer(spec: ModelSpec, context: int) -> int:
-    """llama.cpp's compute buffer for one micro-batch (flash attention on: no context x context term)."""
+def compute_buffer(spec: ModelSpec, context: int, on_cpu: bool = False) -> int:
+    """llama.cpp's compute buffer for one micro-batch (flash attention on: no context x context term): the
+    reserved graph's largest intermediates, the logits of a full micro-batch first (ub x vocab fp32). On the CPU
+    that is the whole of it: `advisor verify` read 99.38 MiB in llama.cpp's own log for SmolLM2-135M at ub 512
+    (this formula: 102 MiB) and 0.04 GiB resident at the peak; the GPU adds LLAMACPP_BASE."""
     ub = min(LLAMACPP_UBATCH, max(context, 1))
     h = spec.hidden_size or 0
-    return LLAMACPP_BASE + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + ffn_width(spec)))
+    return (0 if on_cpu else LLAMACPP_BASE) + ub * (4 * (spec.vocab_size or 0) + 4 * (3 * h + ffn_width(spec)))
 
 
 class LlamaCpp(Engine):
@@ -46,16 +49,25 @@ class LlamaCpp(Engine):
     caches_latent = True
     # the mmproj's CLIP graph has its own compute buffer beside the text model's (tools/mtmd clip.cpp)
     tower_shares_workspace = False
+    verify_measures = True  # advisor verify: a synthetic GGUF through llama-cpp-python
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
                     on_cpu: bool) -> int:
-        return compute_buffer(spec, context)
+        return compute_buffer(spec, context, on_cpu)
 
     def cpu_activations(self, spec: ModelSpec, context: int) -> int:
-        return compute_buffer(spec, context) // 2  # the CPU side of an offloaded plan computes its layers too
+        return compute_buffer(spec, context, True) // 2  # the CPU side of an offloaded plan computes its layers too
 
     def runtime(self, on_cpu: bool) -> int:
         return LLAMACPP_CPU_PROCESS if on_cpu else CUDA_CONTEXT_LLAMACPP
+
+    def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
+                      kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]]:
+        """llama.cpp reserves its compute buffer when the context is created (sized for a full micro-batch), so
+        the prefill and the decode hold the same working memory."""
+        buf = compute_buffer(spec, prompt, on_cpu)
+        return {"prefill": (buf, buf, "the compute buffer for one micro-batch"),
+                "decode": (buf, buf, "the same buffer, reserved at the context's creation")}
 
 
 class Ollama(LlamaCpp):
@@ -63,6 +75,7 @@ class Ollama(LlamaCpp):
 
     name = "ollama"
     python_package = None  # a server, not a Python module
+    verify_measures = False
     label = "Ollama"
     rank = 5
     auto = False
