@@ -429,7 +429,8 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 if all(r.reason != unsupported for r in rejected):
                     rejected.append(Rejected(precision=p.name, engine=engine, reason=unsupported))
                 continue
-            job = P.Job(spec, p, engine, request, context, kv, joint)
+            own = eng.default_context(spec, sum(d.total for d in devs.gpus)) if request.context is None else None
+            job = P.Job(spec, p, engine, request, own or context, kv, joint)
             allowed = []
             seen: dict[tuple[object, ...], str | None] = {}
             for d in (*devs.gpus, *([devs.cpu] if devs.cpu else [])):
@@ -545,6 +546,9 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
                 reason=f"{plan.precision} / {plan.engine} ({plan.placement}): needs {gib(worst.memory.total_bytes)} on "
                        f"{_device_label(worst)}, {gib(worst.budget_bytes)} usable ({gib(worst.free_bytes)} free minus headroom)"))
     notes = list(devs.notes)
+    best = [_own_context(p, context) for p in best]
+    if best and best[0].context != context:
+        asked = asked.model_copy(update={"context": best[0].context})
     cannot_tell = _cannot_tell(devs, request, bool(best), notes)
     if not spec.exact and not request.allow_approximate and cannot_tell is None:
         cannot_tell = approximate_reason(spec)
@@ -554,6 +558,15 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
     if not best and advise and results:
         rec = advise_no_fit(rec, spec, snapshot, request, results, _decide, siblings(spec) if siblings else ())
     return rec
+
+
+def _own_context(plan: Plan, asked: int) -> Plan:
+    """A plan whose engine chose its own context when none was asked (Ollama's default by VRAM) says so."""
+    if plan.context is None or plan.context == asked:
+        return plan
+    note = (f"{engines.get(plan.engine).label} picks a context of {plan.context:,} tokens itself on this machine "
+            "when none is set, so the plan is sized for that; the settings set it explicitly (--context changes it)")
+    return plan.model_copy(update={"notes": [*plan.notes, note]})
 
 
 def _decide(spec: ModelSpec, snapshot: Snapshot, request: Request) -> Recommendation:

@@ -100,6 +100,11 @@ class Engine:
     def cpu_notes(self) -> tuple[str, ...]:
         return ()
 
+    def default_context(self, spec: ModelSpec, gpu_total_bytes: int) -> int | None:
+        """The context the engine itself picks when it is not told one (None: advisor's default applies); the
+        plan is sized for what the engine will really allocate."""
+        return None
+
     def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
                       kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]] | None:
         """The working memory beyond weights, KV and runtime of each phase ("prefill", "decode"): (typical,

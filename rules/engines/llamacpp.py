@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rules.engines.base import Engine
-from rules.memory import MIB, ffn_width
+from rules.memory import GIB, MIB, ffn_width
 from rules.precisions import Precision
 from rules.spec import ModelSpec
 
@@ -76,6 +76,12 @@ class Ollama(LlamaCpp):
     name = "ollama"
     python_package = None  # a server, not a Python module
     verify_measures = False
+
+    def default_context(self, spec: ModelSpec, gpu_total_bytes: int) -> int | None:
+        """Ollama's own default num_ctx by the machine's VRAM (docs/context-length.mdx: under 24 GiB 4k, 24 to 48
+        GiB 32k, 48 GiB or more 256k), never past the model's trained length."""
+        tier = 4096 if gpu_total_bytes < 24 * GIB else 32768 if gpu_total_bytes < 48 * GIB else 262144
+        return min(tier, spec.max_context or tier)
     label = "Ollama"
     rank = 5
     auto = False

@@ -1,0 +1,56 @@
+"""llama.cpp-family rules: the types a GGUF mix really gives tensors (llama.cpp's fallbacks), and Ollama's own
+default context."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.models.resolve import resolve
+from rules.plan import Request
+from rules.workloads import decide
+from tests.snapshots import gpu, machine
+
+
+def test_k_quant_rows_their_block_does_not_divide_fall_back_as_llama_quantize_does() -> None:
+    """SmolLM2-135M: hidden 576 is not a multiple of 256, so Q4_K_M's Q4_K tensors that read the hidden state are
+    Q5_0 and its Q6_K ones Q8_0 (llama.cpp tensor_type_fallback); ffn_down reads 1,536 = 6 x 256 and keeps K-quants."""
+    from rules.gguf_mix import MIXES, Columns, fitted, layer_types, outside_types
+    from rules.memory import weight_split
+    from rules.precisions import BY_NAME
+
+    assert (fitted("Q4_K", 576), fitted("Q6_K", 576), fitted("Q4_K", 1536), fitted("Q2_K", 576)) == (
+        "Q5_0", "Q8_0", "Q4_K", "Q4_0")
+    assert fitted("Q4_K", 100) == "F16"  # not even a 32-block fits
+    mix, cols = MIXES["Q4_K_M"], Columns(576, 576, 1536)
+    first = layer_types(mix, 0, 30, 3, cols)  # layer 0 is in the first eighth: attn_v and ffn_down get more bits
+    assert first == {"attn_q": "Q5_0", "attn_k": "Q5_0", "attn_v": "Q8_0", "attn_output": "Q5_0", "ffn_gate": "Q5_0",
+                     "ffn_up": "Q5_0", "ffn_down": "Q6_K", "experts": "Q5_0"}
+    assert layer_types(mix, 4, 30, 3, cols)["ffn_down"] == "Q4_K"  # (4 - 3) % 3 != 2: no more bits
+    assert outside_types(mix, cols) == ("Q5_0", "Q8_0")
+    # the whole file's tensor data by hand: 30 layers, tied embeddings stored once as the output (Q8_0)
+    bits = {"Q5_0": 5.5, "Q8_0": 8.5, "Q6_K": 6.5625, "Q4_K": 4.5, "F32": 32}
+    more = [i < 3 or i >= 27 or (i - 3) % 3 == 2 for i in range(30)]
+    total = 49152 * 576 * bits["Q8_0"]
+    for m in more:
+        total += (576 * 576 * 2 + 576 * 192 + 2 * 576 * 1536) * bits["Q5_0"]
+        total += 576 * 192 * (bits["Q8_0"] if m else bits["Q5_0"])
+        total += 1536 * 576 * (bits["Q6_K"] if m else bits["Q4_K"])
+        total += 2 * 576 * bits["F32"]
+    total += 576 * bits["F32"]  # the final norm
+    spec = resolve("SmolLM2-135M")
+    assert abs(weight_split(spec, BY_NAME["Q4_K_M"]).total - total / 8) <= 576 * 4 + 8
+
+
+@pytest.mark.parametrize(("gpu_gib", "expected"), [(23.99, 4096), (24.0, 32768), (47.9, 32768), (80.0, 131072)])
+def test_ollama_plans_at_the_context_it_picks_itself_by_vram(gpu_gib: float, expected: int) -> None:
+    """Ollama's default num_ctx by VRAM (docs/context-length.mdx): under 24 GiB 4k, 24-48 GiB 32k, from 48 GiB 256k,
+    never past the model's trained 131,072 tokens; an explicit --context wins."""
+    snap = machine([gpu(0, "NVIDIA H100 80GB HBM3", gpu_gib, "9.0")], ram_gib=256)
+    spec = resolve("Llama-3.1-8B-Instruct")
+    rec = decide(spec, snap, Request(engine="ollama", precision="Q4_K_M"))
+    assert rec.plan is not None and rec.plan.context == expected and rec.request.context == expected
+    assert any("picks a context of" in n for n in rec.plan.notes)
+    asked = decide(spec, snap, Request(engine="ollama", precision="Q4_K_M", context=8192)).plan
+    assert asked is not None and asked.context == 8192 and not any("picks a context" in n for n in asked.notes)
+    other = decide(spec, snap, Request(engine="llama.cpp", precision="Q4_K_M")).plan
+    assert other is not None and other.context == 8192
