@@ -223,6 +223,7 @@ def read_gguf(path: Path) -> GgufInfo:
         if name == "token_embd.weight":
             embd_shape = ne
     file_type = metadata.get("general.file_type")
+    ftype_name: str | None
     try:
         ftype_name = LlamaFileType(file_type).name if isinstance(file_type, int) else None
     except ValueError:
@@ -230,6 +231,6 @@ def read_gguf(path: Path) -> GgufInfo:
     arch = metadata.get("general.architecture")
     if not isinstance(arch, str):
         raise BadInputError(f"{path}: GGUF has no general.architecture")
-    name = metadata.get("general.name")
-    return GgufInfo(path, arch, name if isinstance(name, str) else None, metadata, elements, data_bytes, by_type,
+    model_name = metadata.get("general.name")
+    return GgufInfo(path, arch, model_name if isinstance(model_name, str) else None, metadata, elements, data_bytes, by_type,
                     el_by_type, experts, ftype_name, vocab, embd_shape, groups)
