@@ -114,7 +114,7 @@ def _gguf_split(spec: ModelSpec, mix_name: str) -> WeightSplit:
     n_gqa = heads // kv if kv else 1
     cols = Columns(h, heads * hd or h, spec.intermediate_size or 4 * h) if h and spec.mla is None else None
     whole = mix_bytes(mix, layers, shape, embeddings, output, 0, n_gqa, cols)
-    extra = sum(v for k, v in g.items() if k in ("vision", "projector", "pooler")) * 2  # kept at 16 bits
+    extra = sum(v for k, v in g.items() if k in ("vision", "projector", "pooler", "audio")) * 2  # kept at 16 bits
     embd_type, out_type = outside_types(mix, cols)
     outside = math.ceil(embeddings * TYPE_BITS[embd_type] / 8 + output * TYPE_BITS[out_type] / 8)
     return WeightSplit(whole + extra, (whole - outside) // layers, outside + extra, layers)

@@ -248,3 +248,31 @@ def test_whisper_tiny_by_hand():
     total = encoder + decoder + 51865 * 384  # proj_out is tied to the token embeddings
     assert total == 37_760_640
     assert catalog.spec_for("whisper-tiny").params_total == total
+
+
+def test_gemma3n_shares_kv_in_its_last_layers_and_counts_each_part():
+    spec = catalog.spec_for("gemma-3n-E4B-it")
+    assert spec.params_total == 7_849_978_192  # the published safetensors total
+    g = spec.params_by_group
+    assert g["vision"] == 294_126_912 and g["audio"] == 681_348_640
+    assert g["embeddings"] == 262_400 * 2048 + 262_144 * 35 * 256  # embed_tokens and the per-layer table
+    # layers 20-34 reuse the KV of layers 18 and 19: 20 layers keep a cache, 4 of them full, 16 sliding (512)
+    assert spec.kv_layers == list(range(20))
+    kept = [spec.sliding_windows[i] for i in spec.kv_layers]
+    assert kept.count(None) == 4 and kept.count(512) == 16
+    from rules import engines
+    from rules.memory import kv_cache_bytes
+
+    kv = kv_cache_bytes(spec, engines.get("transformers"), 32768, 1, 2)
+    assert kv == (4 * 32768 + 16 * 512) * 2 * 2 * 256 * 2
+
+
+def test_gemma3n_with_an_unknown_vision_tower_says_so():
+    cfg = json.loads(json.dumps(next(m for m in PUBLISHED if m["name"] == "gemma-3n-E2B-it")["config"]))
+    cfg["vision_config"]["architecture"] = "mobilenetv9_huge"
+    with pytest.raises(BadInputError, match="vision tower 'mobilenetv9_huge' has no known size"):
+        count_config(cfg, "test")
+    cfg = json.loads(json.dumps(next(m for m in PUBLISHED if m["name"] == "gemma-3n-E2B-it")["config"]))
+    cfg["text_config"]["intermediate_size"] = [8192] * 3
+    with pytest.raises(BadInputError, match="lists 3 widths for 30 layers"):
+        count_config(cfg, "test")

@@ -457,6 +457,15 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     text_cfg = cfg.get("text_config")
     if model_type == "mllama":
         return _mllama(cfg, source)
+    if model_type == "gemma3n":
+        from advisor.models import gemma3n
+
+        groups, f = gemma3n.count(cfg, source)
+        total = sum(groups.values())
+        return Counted(total=total, active=total, groups=groups, layers=f["layers"], hidden=f["hidden"],
+                       heads=f["heads"], kv_heads=f["kv_heads"], head_dim=f["head_dim"], intermediate=f["intermediate"],
+                       vocab=f["vocab"], context=f["context"], windows=f["windows"], tied_embeddings=True,
+                       text_model_type="gemma3n", kv_layers=f["kv_layers"])
     if model_type == "whisper":
         groups, s = speech.count(cfg, source)
         total = sum(groups.values())

@@ -50,6 +50,9 @@ class TextGeneration:
             return [f"--image-size applies to vision models and multimodal LLMs; {spec.name} is a text-only LLM (use "
                     "--context and --prompt)"]
         if spec.tower is None and request.images:
+            if spec.params_by_group.get("vision"):
+                return [f"--images: advisor has no per-image model of {spec.name}'s vision tower (its weights are "
+                        "counted; the image tokens come out of --context)"]
             return [f"--images applies to multimodal LLMs; {spec.name} has no vision tower"]
         if spec.tower is not None:
             from rules.towers import image_cost, images_of
