@@ -114,7 +114,7 @@ def _audio(a: dict[str, Any], source: str) -> int:
     if not isinstance(channels, list) or len(channels) != 2 or not all(isinstance(c, int) and c > 0 for c in channels):
         raise BadInputError(f"{source}: audio_config sscp_conv_channel_size must be two channel counts")
     kernels, strides = _pairs(a, "sscp_conv_kernel_size", source), _pairs(a, "sscp_conv_stride_size", source)
-    c0, c1 = channels
+    c0, c1 = int(channels[0]), int(channels[1])
     freq = feat
     for (_kh, kw), (_sh, sw) in zip(kernels, strides, strict=True):
         freq = (freq + 2 - kw) // sw + 1  # padded by one on each side of the frequency axis
