@@ -276,3 +276,15 @@ def test_gemma3n_with_an_unknown_vision_tower_says_so():
     cfg["text_config"]["intermediate_size"] = [8192] * 3
     with pytest.raises(BadInputError, match="lists 3 widths for 30 layers"):
         count_config(cfg, "test")
+
+
+def test_phi4mm_counts_its_adapters_towers_and_buffers():
+    spec = catalog.spec_for("phi4-multimodal")
+    assert spec.params_total == 5_574_460_384  # the Hub's total_size / 2 (bf16)
+    g = spec.params_by_group
+    # both LoRA adapters on qkv, o, gate_up and down of 32 layers: (256 + 320) x 45,056 x 32
+    assert g["lora_adapters"] == (256 + 320) * 45_056 * 32
+    # Phi-4-mini's text decoder, to the parameter
+    assert sum(g[k] for k in ("embeddings", "attention", "mlp", "norms")) == catalog.spec_for("Phi-4-mini-instruct").params_total
+    assert g["vision"] == 428_565_440 and g["audio"] == 441_238_304 + 25_178_112
+    assert spec.tower is not None and (spec.tower.side, spec.tower.max_tiles, spec.tower.merge) == (448, 16, 2)

@@ -457,6 +457,8 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     text_cfg = cfg.get("text_config")
     if model_type == "mllama":
         return _mllama(cfg, source)
+    if model_type == "phi4mm":
+        return _phi4mm(cfg, source)
     if model_type == "gemma3n":
         from advisor.models import gemma3n
 
@@ -504,6 +506,23 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     archs = cfg.get("architectures")
     head = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
     return count_text(cfg, ARCHITECTURES[model_type], source, head)
+
+
+def _phi4mm(cfg: dict[str, Any], source: str) -> Counted:
+    """Phi-4-multimodal (advisor/models/phi4mm.py): the Phi-3 text decoder counted as Phi-3, the rest beside it."""
+    from advisor.models import phi4mm
+
+    skip = ("audio_processor", "embd_layer", "vision_lora", "speech_lora", "auto_map")
+    text = count_text({**{k: v for k, v in cfg.items() if k not in skip}, "model_type": "phi3"},
+                      ARCHITECTURES["phi3"], source)
+    groups = dict(text.groups)
+    groups["lora_adapters"] = phi4mm.lora(cfg, text.hidden, text.heads * text.head_dim, text.kv_heads * text.head_dim,
+                                          text.intermediate, text.layers, source)
+    groups["vision"], groups["projector"], crop = phi4mm.vision(cfg, text.hidden, source)
+    groups["audio"] = phi4mm.audio(cfg, text.hidden, source)
+    total = sum(groups.values())
+    return Counted(**{**text.__dict__, "groups": groups, "total": total, "active": total,
+                      "text_model_type": "phi4mm", "tower": phi4mm.tower_geometry(crop, source)})
 
 
 def _mllama(cfg: dict[str, Any], source: str) -> Counted:
