@@ -123,6 +123,20 @@ def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int,
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     w = M.weight_split(spec, p)
     kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
+    prefill = _prefill_working(job, on_cpu, tp)
+    act = prefill
+    phased = _phases(job, on_cpu, tp, kv, prefill)
+    if phased is not None:
+        # the peak is the larger phase: the prefill holds the prompt's KV and its working memory, the end of decode
+        # the whole cache and one step's transient; beyond the whole cache that is what the larger one adds
+        (kv_prompt, _prefill), (_kv, decode) = phased
+        act = max(prefill - (kv - kv_prompt), decode)
+    return w, kv, act, eng.runtime(on_cpu)
+
+
+def _prefill_working(job: Job, on_cpu: bool, tp: int) -> int:
+    """The prefill's working memory at the longest prompt, with a vision tower's encoding of the batch's images."""
+    spec, p, eng, batch = job.spec, job.precision, job.eng, job.request.batch
     act = eng.activations(spec, p, job.prompt, batch, tp, on_cpu)
     if spec.tower is not None:
         from rules.towers import batch_tower
@@ -130,7 +144,34 @@ def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int,
         elem = 4 if p.name == "fp32" else 2  # towers stay 16-bit beside quantized text weights
         _one, tower = batch_tower(spec, job.request.images, job.request.image_size, batch, elem)
         act = max(act, tower) if eng.tower_shares_workspace else act + tower
-    return w, kv, act, eng.runtime(on_cpu)
+    return act
+
+
+def _phases(job: Job, on_cpu: bool, tp: int, kv: int, prefill: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((KV, working memory) at the end of the prefill, (KV, working memory) at the end of decoding) on one GPU of
+    an engine that models its phases, when the prompt is shorter than the context (otherwise the prefill holds the
+    whole cache already and is the peak); None otherwise. The CPU keeps the prefill's working memory in its heap
+    through the decode, so its peak is not split."""
+    if on_cpu or tp != 1 or job.prompt >= job.context:
+        return None
+    spec, eng, batch = job.spec, job.eng, job.request.batch
+    working = eng.phase_working(spec, job.precision, job.prompt, job.context, batch, job.kv_bytes, on_cpu)
+    if working is None:
+        return None
+    kv_prompt = M.kv_cache_bytes(spec, eng, job.prompt, batch, job.kv_bytes)
+    return (kv_prompt, prefill), (kv, working["decode"][0])
+
+
+def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
+    """(prefill peak, end-of-decode peak) of a one-device plan, bytes, when the engine models its phases and they
+    differ (a prompt shorter than the context); what `Memory.total_bytes` takes the larger of."""
+    on_cpu = device.kind == "cpu"
+    w, kv, _act, runtime = _inference_parts(job, on_cpu)
+    phased = _phases(job, on_cpu, 1, kv, _prefill_working(job, on_cpu, 1))
+    if phased is None:
+        return None
+    (kv_prompt, prefill), (_kv, decode) = phased
+    return w.total + kv_prompt + prefill + runtime, w.total + kv + decode + runtime
 
 
 def single(job: Job, device: Device) -> Draft:
@@ -141,6 +182,9 @@ def single(job: Job, device: Device) -> Draft:
     if job.eng.memory_flag is not None and not on_cpu:
         return _preallocating(job, (device,), 1)
     memory = _mem(w.total, kv, act, runtime)
+    phases = phase_totals(job, device)
+    if phases is not None:
+        memory = memory.model_copy(update={"prefill_bytes": phases[0], "decode_bytes": phases[1]})
     if on_cpu:
         extra = job.eng.typical_extra(job.spec, job.precision, job.prompt, job.request.batch)
         if extra is not None:

@@ -77,6 +77,10 @@ class Memory(_Frozen):
     total_bytes: int = Field(description="What the verdict uses (on the CPU: the worst of the range)")
     typical_total_bytes: int | None = Field(None, description="CPU plans whose peak is a range: the typical (median "
                                             "run) peak; total_bytes is the worst")
+    prefill_bytes: int | None = Field(None, description="The prefill's peak (the prompt's KV and working memory), when "
+                                      "the prompt is shorter than the context; total_bytes is the larger phase")
+    decode_bytes: int | None = Field(None, description="The end of decoding's peak (the whole cache and one step), "
+                                     "with prefill_bytes")
 
 
 class DeviceUse(_Frozen):

@@ -293,6 +293,9 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         typical = sum(u.memory.typical_total_bytes if u.memory.typical_total_bytes is not None else u.memory.total_bytes
                       for u in draft.uses)
         totals = totals.model_copy(update={"typical_total_bytes": typical})
+    if len(draft.uses) == 1 and draft.uses[0].memory.prefill_bytes is not None:
+        only = draft.uses[0].memory
+        totals = totals.model_copy(update={"prefill_bytes": only.prefill_bytes, "decode_bytes": only.decode_bytes})
     gpu_indices = sorted({u.index for u in draft.uses if u.kind == "gpu" and u.index is not None})
     cuda, order = _cuda_ids(draft, devs)
     room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)

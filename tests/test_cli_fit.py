@@ -59,8 +59,9 @@ def test_fit_json_has_the_documented_keys(hw):
     plan = doc["plan"]
     assert plan["precision"] == "bf16" and plan["devices"] == ["gpu:0"]
     assert set(plan["memory"]) == {"weights_bytes", "kv_cache_bytes", "activations_bytes", "runtime_bytes", "total_bytes",
-                                   "typical_total_bytes"}
+                                   "typical_total_bytes", "prefill_bytes", "decode_bytes"}
     assert plan["memory"]["typical_total_bytes"] is None  # one number on a GPU; a range on the CPU
+    assert plan["memory"]["prefill_bytes"] is None  # the prompt is the whole context: one phase is the peak
     assert plan["memory"]["weights_bytes"] == 8_030_261_248 * 2
     assert plan["max_context"] >= 8192
     assert doc["alternatives"] and all("reason" in r for r in doc["rejected"])

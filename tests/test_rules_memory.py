@@ -123,9 +123,23 @@ def test_the_prompt_sizes_the_prefill_and_the_context_the_kv_cache():
     assert whole.plan is not None and short.plan is not None
     w, s = whole.plan.memory, short.plan.memory
     assert s.kv_cache_bytes == w.kv_cache_bytes  # the KV cache holds the whole sequence either way
-    # the prefill's working memory: (4 x FFN + hidden) x 2 bytes per token (rules/engines/transformers.py)
+    # the prefill's working memory: (4 x FFN + hidden) x 2 bytes per token, on the allocator's workspace, plus the
+    # last position's logits (rules/engines/transformers.py)
+    from rules.engines.transformers import TRANSFORMERS_BASE
+
     per_token = (4 * spec.intermediate_size + spec.hidden_size) * 2
-    assert w.activations_bytes - s.activations_bytes == (16384 - 1024) * per_token
+    logits = spec.vocab_size * 4 * 2
+    assert w.prefill_bytes is None and w.total_bytes == (w.weights_bytes + w.kv_cache_bytes + TRANSFORMERS_BASE
+                                                         + 16384 * per_token + logits + w.runtime_bytes)
+    # a shorter prompt: the peak is the larger phase. The prefill holds the prompt's KV (28 layers x K and V x 4
+    # heads x 128 x 2 bytes per token) and its working memory; the end of decode the whole cache, one layer's K/V
+    # copied by the cache's concatenation and the step's fp32 logits
+    kv_token = 28 * 2 * 4 * 128 * 2
+    prefill = s.weights_bytes + 1024 * kv_token + TRANSFORMERS_BASE + 1024 * per_token + logits + s.runtime_bytes
+    one_layer = 2 * 4 * 128 * 16384 * 2
+    decode = s.weights_bytes + 16384 * kv_token + TRANSFORMERS_BASE + 2 * one_layer + spec.vocab_size * 4 + s.runtime_bytes
+    assert (s.prefill_bytes, s.decode_bytes) == (prefill, decode)
+    assert s.total_bytes == max(prefill, decode) < w.total_bytes
     assert short.plan.prompt == 1024 and whole.plan.prompt is None
 
 

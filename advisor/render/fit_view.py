@@ -115,6 +115,10 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
         verdict = Text(f"  quality: {plan.quality}", style="dim")
         console.print(verdict)
         render_plan_memory(plan, console)
+        if plan.memory.prefill_bytes is not None and plan.memory.decode_bytes is not None:
+            console.print(f"  phases: prefill of {plan.prompt or plan.context or 0:,} tokens "
+                          f"{gib(plan.memory.prefill_bytes, 2)}, end of decode at {plan.context or 0:,} tokens "
+                          f"{gib(plan.memory.decode_bytes, 2)}: the larger is the peak", style="dim")
         for note in plan.notes:
             console.print(f"  note: {note}", style="yellow")
     elif result.missing_bytes:
