@@ -41,8 +41,9 @@ def phases(spec: ModelSpec, precision: Precision, engine: str, prompt: int, cont
     eng = engines.get(engine)
     weights = M.weight_split(spec, precision).total
     elem = kv_element_bytes(kv_dtype, precision)
-    kv_prompt = M.kv_cache_bytes(spec, eng, prompt, batch, elem)
     kv_context = M.kv_cache_bytes(spec, eng, context, batch, elem)
+    # an engine that allocates the whole context's cache at start holds all of it during the prefill too
+    kv_prompt = kv_context if eng.preallocates_kv else M.kv_cache_bytes(spec, eng, prompt, batch, elem)
     working = eng.phase_working(spec, precision, prompt, context, batch, elem, on_cpu)
     if working is None:
         return None

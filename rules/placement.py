@@ -152,9 +152,9 @@ def _phases(job: Job, on_cpu: bool, tp: int, kv: int, prefill: int) -> tuple[tup
     an engine that models its phases, when the prompt is shorter than the context (otherwise the prefill holds the
     whole cache already and is the peak); None otherwise. The CPU keeps the prefill's working memory in its heap
     through the decode, so its peak is not split."""
-    if on_cpu or tp != 1 or job.prompt >= job.context:
-        return None
     spec, eng, batch = job.spec, job.eng, job.request.batch
+    if on_cpu or tp != 1 or job.prompt >= job.context or eng.preallocates_kv:
+        return None
     working = eng.phase_working(spec, job.precision, job.prompt, job.context, batch, job.kv_bytes, on_cpu)
     if working is None:
         return None

@@ -48,6 +48,7 @@ class Engine:
     memory_flag: ClassVar[str | None] = None  # the flag whose value `reserve` chooses
     offload_keeps_kv_on_gpu: ClassVar[bool] = False  # accelerate's offload: KV and activations stay on the GPU
 
+    preallocates_kv: ClassVar[bool] = False  # the whole context's KV is allocated at start (llama.cpp's n_ctx)
     tower_shares_workspace: ClassVar[bool] = True  # a vision tower's working memory reuses the text prefill's (max)
     python_package: ClassVar[str | None] = None  # the module a Python process imports to run it (None: a server)
     verify_measures: ClassVar[bool] = False  # advisor verify can build and measure its plans

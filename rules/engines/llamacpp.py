@@ -50,6 +50,7 @@ class LlamaCpp(Engine):
     # the mmproj's CLIP graph has its own compute buffer beside the text model's (tools/mtmd clip.cpp)
     tower_shares_workspace = False
     verify_measures = True  # advisor verify: a synthetic GGUF through llama-cpp-python
+    preallocates_kv = True  # the KV cache of n_ctx cells is allocated (and cleared) with the context
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
                     on_cpu: bool) -> int:
