@@ -241,3 +241,12 @@ def test_llamacpp_plans_are_measured_on_a_synthetic_gguf(offline_env: dict[str, 
     weights = term(doc, "weights")
     assert abs(weights["measured_bytes"][0] - weights["estimate_bytes"]) <= 0.0002 * weights["estimate_bytes"]
     assert doc["held"] and list(Path(offline_env["TMPDIR"]).iterdir()) == []
+
+
+def test_with_no_engine_library_it_names_what_to_install_for_each(offline_env: dict[str, str], tmp_path: Path) -> None:
+    hide("llama_cpp", tmp_path)
+    hide("transformers", tmp_path)
+    done = verify(["SmolLM2-135M", "--context", "2048"], offline_env, timeout=60)
+    assert done.returncode == 4, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and "pip install llama-cpp-python" in line and 'pip install "local-advisor[verify]"' in line
