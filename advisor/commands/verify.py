@@ -89,7 +89,7 @@ def choose(rec: Recommendation, request: Request, force: bool, spec: ModelSpec, 
         reasons.append(why)
     if first is None:
         raise NotMeasurableError(f"no plan for {spec.name} here can be measured")
-    others = [f"{p.engine}: {why}" for p, why in zip(fitting[1:], reasons[1:]) if why != reasons[0]]
+    others = [f"{p.engine}: {why}" for p, why in zip(fitting[1:], reasons[1:], strict=False) if why != reasons[0]]
     unique = list(dict.fromkeys(others))
     also = f"; the other plans: {'; '.join(unique[:3])}" if unique and not named else ""
     raise NotMeasurableError(f"{first.precision} with {first.engine} ({first.placement}) cannot be measured here: "
