@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from rules.gguf_mix import MIXES, TYPE_BITS, Columns, LayerShape, mix_bytes, outside_types
-from rules.precisions import Precision
+from rules.precisions import Precision, checkpoint_precision
 from rules.spec import ModelSpec
 
 GIB = 1024**3
@@ -71,6 +71,14 @@ def weight_split(spec: ModelSpec, precision: Precision) -> WeightSplit:
         return WeightSplit(total, (total - outside_bytes) // layers, outside_bytes, layers)
     if precision.family == "gguf":
         return _gguf_split(spec, precision.name)
+    if (spec.quantization is not None and spec.weight_bytes and spec.params_total
+            and checkpoint_precision(spec.quantization) == precision.name):
+        # a pre-quantized checkpoint whose files were read: its weights are the bytes it stores (packed weights,
+        # scales, zeros, g_idx and the layers it keeps at 16 bits), split between layers and the rest by parameters
+        total = spec.weight_bytes
+        layer_share = _layer_params(spec) / spec.params_total if spec.params_by_group else 1.0
+        layer_bytes = math.ceil(total * layer_share)
+        return WeightSplit(total, layer_bytes // layers, total - layer_bytes, layers)
     layer_params = _layer_params(spec) if spec.params_by_group else spec.params_total
     outside_params = spec.params_total - layer_params
     if precision.keeps_16bit and spec.params_by_group:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules.gguf_mix import MIXES
+from rules.spec import Quantization
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,10 @@ def known_names() -> list[str]:
 
 # KV cache element sizes, bytes: fp16/bf16 2; fp8 1; llama.cpp q8_0 blocks of 32 in 34 bytes; q4_0 32 in 18.
 KV_BYTES: dict[str, float] = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "fp32": 4.0}
+
+
+def checkpoint_precision(q: Quantization) -> str | None:
+    """The precision row a pre-quantized checkpoint's quantization_config is (None: none of ours)."""
+    return {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "gptq-int8", "awq": "awq-int4", "fp8": "fp8",
+            "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
+            "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)

@@ -17,7 +17,7 @@ from rules.devices import Device, Devices, requested_gpu_problem, spannable, usa
 from rules.kinds import not_modelled
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
-from rules.precisions import ALL, KV_BYTES, Precision, lookup
+from rules.precisions import ALL, KV_BYTES, Precision, checkpoint_precision, lookup
 from rules.ranking import SPEED_RANK, plan_rank, speed_class
 from rules.runtimes import EMBEDDING_RUNTIMES, RUNTIMES, SPEECH_RUNTIMES
 from rules.spec import ModelSpec
@@ -190,9 +190,7 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
         return pinned, rejected
     q = spec.quantization
     if q is not None:
-        match = {"gptq": "gptq-int4" if (q.bits or 4) == 4 else "gptq-int8", "awq": "awq-int4", "fp8": "fp8",
-                 "bitsandbytes": "nf4" if (q.bits or 4) == 4 else "int8", "mxfp4": "mxfp4",
-                 "compressed-tensors": "int8-w8a8" if (q.bits or 8) == 8 else "gptq-int4"}.get(q.method)
+        match = checkpoint_precision(q)
         # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama
         also = "MXFP4_MOE" if match == "mxfp4" else None
         keep = [p for p in wanted if p.name in (match, also)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import pytest
@@ -372,3 +373,39 @@ def test_an_unknown_architecture_with_weights_on_disk_is_counted_from_the_header
     (model / "model.safetensors").unlink()
     with pytest.raises(BadInputError, match="frobnicator"):
         resolve(str(model))
+
+
+def test_a_quantized_checkpoint_on_disk_is_planned_at_the_bytes_it_stores(tmp_path):
+    """A GPTQ 4-bit checkpoint with the AutoGPTQ / GPTQModel layout per linear (qweight int32 [K/8, N], qzeros
+    int32 [K/g, N/8], scales fp16 [K/g, N], g_idx int32 [K]; embeddings, head and norms fp16): its plan's weights
+    are the file's tensor bytes, not bits per weight times parameters."""
+    from advisor.models.safetensors_header import write_safetensors
+    from rules.memory import weight_split
+    from rules.precisions import BY_NAME
+    from tests.model_files import tiny_llama_tensors
+
+    cfg = dict(TINY_LLAMA, torch_dtype="float16",
+               quantization_config={"quant_method": "gptq", "bits": 4, "group_size": 32, "desc_act": False})
+    g = 32
+    tensors: dict[str, tuple[str, list[int]]] = {}
+    for name, (_dtype, shape) in tiny_llama_tensors(cfg, "F16").items():
+        if name.startswith("model.layers.") and name.endswith("_proj.weight"):
+            base = name.removesuffix(".weight")
+            n, k = shape
+            tensors[base + ".qweight"] = ("I32", [k // 8, n])
+            tensors[base + ".qzeros"] = ("I32", [k // g, n // 8])
+            tensors[base + ".scales"] = ("F16", [k // g, n])
+            tensors[base + ".g_idx"] = ("I32", [k])
+        else:
+            tensors[name] = ("F16", shape)
+    d = tmp_path / "gptq"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(cfg))
+    write_safetensors(d / "model.safetensors", tensors)
+    stored = sum(4 * math.prod(s) if dt == "I32" else 2 * math.prod(s) for dt, s in tensors.values())
+    spec = resolve(str(d))
+    assert spec.weight_bytes == stored and spec.pinned_precision is None
+    assert weight_split(spec, BY_NAME["gptq-int4"]).total == stored
+    # the same model quantized by a rule of bits per weight would be another figure: the stored bytes win
+    plain = spec.model_copy(update={"weight_bytes": None})
+    assert weight_split(plain, BY_NAME["gptq-int4"]).total != stored
