@@ -215,7 +215,7 @@ def run_measurements(db: Path, json_out: bool) -> int:
         est = peak.get("estimate_worst_bytes") or peak.get("estimate_bytes")
         table.add_row(str(r["id"]), r["recorded_at"][:16].replace("T", " "), r["host"], r["model"],
                       f"{m['precision']} / {m['engine']} / {m['device']}", f"{m['context']:,}", str(m["batch"]),
-                      gib(est) if est else "-", f"{gib(m['peak_bytes'])} ({m['runs']} runs)",
+                      gib(est) if est else "-", f"{gib(m['peak_bytes'])} ({m['runs']} run{'s' if m['runs'] != 1 else ''})",
                       "✔" if v.get("held") else "✘")
     con.print(table)
     return EXIT_OK
