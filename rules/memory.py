@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol
 
 from rules.gguf_mix import MIXES, TYPE_BITS, Columns, LayerShape, mix_bytes, outside_types
 from rules.precisions import Precision, checkpoint_precision
+from rules.quant_layouts import quantized_bytes
 from rules.spec import ModelSpec
 
 GIB = 1024**3
@@ -83,7 +84,10 @@ def weight_split(spec: ModelSpec, precision: Precision) -> WeightSplit:
     outside_params = spec.params_total - layer_params
     if precision.keeps_16bit and spec.params_by_group:
         linear = _linear_params(spec, precision)
-        layer_bytes = math.ceil(linear * precision.bits / 8) + (layer_params - linear) * 2
+        groups = tuple(g for g in precision.quantized_groups if spec.params_by_group.get(g))
+        exact = quantized_bytes(spec, precision.name, groups) if groups else None
+        quantized = exact if exact is not None else math.ceil(linear * precision.bits / 8)
+        layer_bytes = quantized + (layer_params - linear) * 2
         outside_bytes = outside_params * 2
     elif precision.keeps_16bit:  # no breakdown (approximate specs): quantize 95 %, keep 5 % at 16 bits
         layer_bytes = math.ceil(spec.params_total * 0.95 * precision.bits / 8)
