@@ -54,3 +54,14 @@ def test_ollama_plans_at_the_context_it_picks_itself_by_vram(gpu_gib: float, exp
     assert asked is not None and asked.context == 8192 and not any("picks a context" in n for n in asked.notes)
     other = decide(spec, snap, Request(engine="llama.cpp", precision="Q4_K_M")).plan
     assert other is not None and other.context == 8192
+
+
+def test_the_settings_turn_on_the_flash_attention_the_plan_is_sized_for() -> None:
+    from advisor import api
+
+    for kv in ("auto", "q8_0"):
+        cpp = api.recommend("llama3.1:8b", gpu="RTX 4090", engine="llama.cpp", precision="Q4_K_M", kv_dtype=kv)
+        assert cpp.settings is not None and " -fa on" in cpp.settings["command"]
+        assert ("-ctk q8_0" in cpp.settings["command"]) == (kv == "q8_0")
+        oll = api.recommend("llama3.1:8b", gpu="RTX 4090", engine="ollama", precision="Q4_K_M", kv_dtype=kv)
+        assert oll.settings is not None and oll.settings["env"]["OLLAMA_FLASH_ATTENTION"] == "1"

@@ -16,8 +16,11 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
             "-ngl", gpu_layers_flag(plan)]
     if plan.batch > 1:
         args += ["-np", str(plan.batch)]
+    # flash attention on, always: the plan's compute buffer is sized for it (rules/engines/llamacpp.py), and a
+    # quantized KV cache needs it; builds whose default is off would otherwise reserve context x context scores
+    args += ["-fa", "on"]
     if cache != "f16":
-        args += ["-ctk", cache, "-ctv", cache, "-fa", "on"]
+        args += ["-ctk", cache, "-ctv", cache]
     if len(plan.gpu_indices) > 1:
         args += ["--split-mode", "layer"]
     if ctx.rope:

@@ -16,7 +16,8 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     cache = cache_type(plan)
     modelfile = [f"FROM {gguf_file(spec, plan)}", f"PARAMETER num_ctx {plan.context}", f"PARAMETER num_gpu {layers}"]
     env = dict(ctx.env)
+    env["OLLAMA_FLASH_ATTENTION"] = "1"  # the plan's compute buffer is sized with flash attention on
     if cache != "f16":
-        env.update({"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": cache})
+        env["OLLAMA_KV_CACHE_TYPE"] = cache
     return {"engine": "ollama", "modelfile": "\n".join(modelfile), "env": env,
             "options": {"num_ctx": plan.context, "num_gpu": int(ngl) if ngl != "99" else plan.total_layers}}
