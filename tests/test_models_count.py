@@ -288,3 +288,35 @@ def test_phi4mm_counts_its_adapters_towers_and_buffers():
     assert sum(g[k] for k in ("embeddings", "attention", "mlp", "norms")) == catalog.spec_for("Phi-4-mini-instruct").params_total
     assert g["vision"] == 428_565_440 and g["audio"] == 441_238_304 + 25_178_112
     assert spec.tower is not None and (spec.tower.side, spec.tower.max_tiles, spec.tower.merge) == (448, 16, 2)
+
+
+def test_a_malformed_published_config_is_one_clear_error_never_a_crash():
+    """Every published config with one to three values swapped for values of the wrong kind (None, strings,
+    negatives, lists, dicts, huge numbers): the count either succeeds or refuses with BadInputError."""
+    import copy
+    import random
+
+    rng = random.Random(3)
+    bad = [None, "x", -1, 0, 1.5, [], {}, True, 10**12, [1, 2], [[1]], "7"]
+
+    def paths(d, prefix=()):
+        for k, v in d.items():
+            yield prefix + (k,)
+            if isinstance(v, dict):
+                yield from paths(v, prefix + (k,))
+
+    for entry in PUBLISHED:
+        keys = list(paths(entry["config"]))
+        for _ in range(60):
+            cfg = copy.deepcopy(entry["config"])
+            for _ in range(rng.randint(1, 3)):
+                path = rng.choice(keys)
+                node = cfg
+                for k in path[:-1]:
+                    node = node.get(k) if isinstance(node, dict) else None
+                if isinstance(node, dict):
+                    node[path[-1]] = rng.choice(bad)
+            try:
+                count_config(cfg, entry["name"])
+            except BadInputError as exc:
+                assert entry["name"] in str(exc) and "\n" not in str(exc)

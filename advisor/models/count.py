@@ -433,7 +433,13 @@ def count_config(cfg: dict[str, Any], source: str) -> Counted:
     Raises:
         BadInputError: unknown architecture, a size missing, out of bounds or inconsistent.
     """
-    counted = _count_config(cfg, source)
+    try:
+        counted = _count_config(cfg, source)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as exc:
+        # a value of the wrong kind where the layout expects another (a list for a number, a number for a list):
+        # the config is malformed, and says so in one line
+        why = " ".join(str(exc).split())[:120]
+        raise BadInputError(f"{source}: malformed config ({type(exc).__name__}: {why})") from None
     check_counted(counted, source)
     return counted
 
@@ -483,6 +489,8 @@ def _count_config(cfg: dict[str, Any], source: str) -> Counted:
     if isinstance(text_cfg, dict):
         text_type = text_cfg.get("model_type") or {"gemma3": "gemma3_text", "llama4": "llama4_text"}.get(
             str(model_type), "llama")
+        if not isinstance(text_type, str):
+            raise BadInputError(f"{source}: text_config.model_type must be a name (got {str(text_type)[:40]!r})")
         if text_type == "gemma3" or (model_type == "gemma3" and text_type != "gemma3_text"):
             text_type = "gemma3_text"
         arch = ARCHITECTURES.get(text_type)

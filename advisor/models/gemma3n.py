@@ -82,7 +82,7 @@ def count(cfg: dict[str, Any], source: str) -> tuple[dict[str, int], dict[str, A
         "projector": _embedder(v, h, source) + _embedder(a, h, source),
     }
     arch = v.get("architecture")
-    if arch not in VISION_TOWERS:
+    if not isinstance(arch, str) or arch not in VISION_TOWERS:
         raise BadInputError(f"{source}: gemma3n vision tower {str(arch)[:40]!r} has no known size (known: "
                             f"{', '.join(VISION_TOWERS)})")
     groups["vision"] = VISION_TOWERS[str(arch)]
