@@ -250,3 +250,23 @@ def test_with_no_engine_library_it_names_what_to_install_for_each(offline_env: d
     assert done.returncode == 4, done.stderr
     line = done.stderr.strip()
     assert "\n" not in line and "pip install llama-cpp-python" in line and 'pip install "local-advisor[verify]"' in line
+
+
+def test_a_directory_with_only_its_config_is_measured(offline_env: dict[str, str], tmp_path: Path) -> None:
+    """A model advisor has never seen, named by a directory holding its config.json and no weights."""
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({
+        "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "hidden_size": 128, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 256, "vocab_size": 2000,
+        "max_position_embeddings": 4096, "tie_word_embeddings": True, "torch_dtype": "bfloat16"}))
+    done = verify([str(model), "--context", "1024", "--engine", "transformers", "--runs", "1", "--json"], offline_env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    # embeddings 2000 x 128 (tied) + 3 layers of q/k/v with biases, o, the MLP and two norms + the final norm
+    layer = 128 * 128 + 128 + 2 * (128 * 64 + 64) + 128 * 128 + 3 * 128 * 256 + 2 * 128
+    params = 2000 * 128 + 3 * layer + 128
+    assert doc["model"]["params_total"] == params
+    assert term(doc, "weights")["measured_bytes"] == [params * 2]
+    assert term(doc, "KV cache")["measured_bytes"] == [3 * 2 * 2 * 32 * 1023 * 2]
+    assert doc["held"]
