@@ -212,16 +212,21 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
     what_if = any((g.uuid or "").startswith("WHATIF-") for g in snapshot.gpus)
     board = (snapshot.cpu.model or "").removesuffix(" (what-if)") if (snapshot.cpu.model or "").endswith(
         " (what-if)") and not snapshot.gpus else None
-    extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)")]
+    amd = [a for a in snapshot.accelerators.devices if a.kind == "amd-gpu"]
+    extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)") and a.kind != "amd-gpu"]
     gpus = [{"index": g.index, "name": g.name, "memory_total_bytes": g.memory_total_bytes,
              "memory_free_bytes": g.memory_free_bytes, "compute_capability": g.compute_capability} for g in snapshot.gpus]
     counts: dict[str, int] = {}
     for g in snapshot.gpus:
         counts[g.name or "GPU"] = counts.get(g.name or "GPU", 0) + 1
+    for a in amd:  # AMD GPUs (ROCm), seen in sysfs rather than through NVML
+        counts[a.name] = counts.get(a.name, 0) + 1
     gpu_text = ", ".join(f"{n}× {name}" for name, n in counts.items()) or "no GPU"
-    if snapshot.gpus:
-        free = " / ".join(gib(g.memory_free_bytes) for g in snapshot.gpus)
-        gpu_text += f" ({free} free)"
+    if snapshot.gpus or amd:
+        frees = [gib(g.memory_free_bytes) for g in snapshot.gpus]
+        frees += [gib(max(0, a.memory_total_bytes - (a.memory_used_bytes or 0))) if a.memory_total_bytes else "?"
+                  for a in amd]
+        gpu_text += f" ({' / '.join(frees)} free)"
     mem = snapshot.memory
     avail = mem.effective_available_bytes if mem.effective_available_bytes is not None else mem.available_bytes
     if what_if and any(g.unified_memory for g in snapshot.gpus):

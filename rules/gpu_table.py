@@ -72,6 +72,8 @@ def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> 
     Apple silicon) is a whole machine: its memory is the RAM as well, so this host's RAM, CPU and container
     limits are not borrowed: RAM plans get the same usable share of the device's memory as the GPU.
     """
+    if entry["vendor"] == "amd":
+        return _amd_machine(snapshot, entry, count)
     gpus_ = what_if_gpus(entry, count)
     section = NvmlSection(status="ok", errors=[], device_count=count, driver_version="what-if",
                           cuda_visible=[], cuda_device_order="PCI_BUS_ID")
@@ -86,6 +88,21 @@ def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> 
     if entry.get("unified_memory"):
         update.update(_unified_machine(snapshot, entry, count))
     return snapshot.model_copy(update=update)
+
+
+def _amd_machine(snapshot: Snapshot, entry: dict[str, Any], count: int) -> Snapshot:
+    """The machine with `count` idle AMD GPUs of `entry` and no NVIDIA GPU: AMD GPUs are what the probe finds in
+    sysfs (ROCm), not NVML devices, so they go in as accelerators of kind amd-gpu, as a probed machine has them."""
+    from probes.schema import AcceleratorsSection, OtherAccelerator
+
+    total = gpu_budget_bytes(entry)
+    amd = [OtherAccelerator(kind="amd-gpu", name=f"{entry['name']} (what-if)", path=None, memory_total_bytes=total,
+                            memory_used_bytes=0) for _ in range(count)]
+    others = [a for a in snapshot.accelerators.devices if a.kind != "amd-gpu"]
+    section = NvmlSection(status="ok", errors=[], device_count=0, driver_version="what-if", cuda_visible=[],
+                          cuda_device_order="PCI_BUS_ID")
+    accelerators = AcceleratorsSection(status="ok", errors=[], devices=[*others, *amd])
+    return snapshot.model_copy(update={"gpus": [], "nvml": section, "accelerators": accelerators})
 
 
 def _unified_machine(snapshot: Snapshot, entry: dict[str, Any], count: int) -> dict[str, Any]:

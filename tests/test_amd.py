@@ -57,3 +57,21 @@ def test_an_amd_gpu_whose_vram_is_unreadable_is_not_guessed():
     snap = NO_GPU.model_copy(update={"accelerators": AcceleratorsSection(status="partial", devices=[card])})
     rec = decide(resolve("llama3.1:8b"), snap, Request(placement="single-gpu"))
     assert not rec.fits and rec.cannot_tell and "could not be read (its VRAM size)" in rec.cannot_tell
+
+
+def test_what_if_amd_gpus_come_in_as_rocm_devices_not_nvml_ones():
+    """--gpu "MI300X": AMD GPUs are what the probe finds in sysfs, so the what-if machine carries them as amd-gpu
+    accelerators (and no NVIDIA GPU); plans use gpu:rocmN, FP8 on CDNA 3, and the machine line names them."""
+    from advisor import api
+    from advisor.requests import hardware
+    from advisor.results import hardware_summary
+
+    snap = hardware(gpu="2x MI300X")
+    assert snap.gpus == [] and [a.kind for a in snap.accelerators.devices].count("amd-gpu") == 2
+    amd = [a for a in snap.accelerators.devices if a.kind == "amd-gpu"][0]
+    assert amd.memory_total_bytes == int(192 * 2**30 * 0.97)  # the marketed 192 GB of HBM3, less reservations
+    assert "2× AMD Instinct MI300X (what-if)" in hardware_summary(snap).line
+    fp8 = api.recommend("llama3.1:70b", gpu="MI300X", precision="fp8", engine="vllm")
+    assert fp8.fits and fp8.plan is not None and fp8.plan.devices == ["gpu:rocm0"]
+    consumer = api.recommend("llama3.1:8b", gpu="RX 7900 XTX", precision="fp8", engine="vllm")
+    assert not consumer.fits and any("fp8" in r.reason for r in consumer.rejected)
