@@ -52,7 +52,7 @@ def transformers_gpu_estimate(row: dict[str, Any]) -> float:
     weights = M.weight_split(spec, precision).total
     kv = M.kv_cache_bytes(spec, engines.get("transformers"), tokens, batch, 2)
     # device_map="auto" splits layers over the GPUs; each GPU with layers sees the prefill peak.
-    act = gpus * (T.transformers_activations(spec, prompt, batch, 2) + T.quant_workspace(spec, precision))
+    act = gpus * (T.transformers_activations(spec, prompt, batch, 2) + T.quant_workspace(spec, precision, prompt * batch))
     return (weights + kv + act) / GIB
 
 

@@ -65,3 +65,24 @@ def test_the_settings_turn_on_the_flash_attention_the_plan_is_sized_for() -> Non
         assert ("-ctk q8_0" in cpp.settings["command"]) == (kv == "q8_0")
         oll = api.recommend("llama3.1:8b", gpu="RTX 4090", engine="ollama", precision="Q4_K_M", kv_dtype=kv)
         assert oll.settings is not None and oll.settings["env"]["OLLAMA_FLASH_ATTENTION"] == "1"
+
+
+def test_awq_dequantizes_from_1024_tokens_and_gptq_keeps_its_scratch() -> None:
+    """AutoAWQ's GEMM (transformers' AWQ path) dequantizes to fp16 from 1,024 tokens per forward (gemm.py): one
+    largest matrix, hidden x FFN x 2 bytes, is live; below, nothing. GPTQ's exllama scratch is there always."""
+    from rules.engines.transformers import QUANT_WORKSPACE_FACTOR, quant_workspace
+    from rules.precisions import BY_NAME
+
+    spec = resolve("Qwen2.5-7B-Instruct")
+    largest = 3584 * 18944 * 2
+    awq, gptq = BY_NAME["awq-int4"], BY_NAME["gptq-int4"]
+    assert quant_workspace(spec, awq, 1023) == 0 and quant_workspace(spec, awq, 1024) == largest
+    assert quant_workspace(spec, gptq, 1) == quant_workspace(spec, gptq, 8192) == int(QUANT_WORKSPACE_FACTOR * largest)
+    assert quant_workspace(spec, BY_NAME["bf16"], 8192) == 0
+    short = decide(spec, machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]),
+                   Request(engine="transformers", precision="awq-int4", context=512)).plan
+    long = decide(spec, machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]),
+                  Request(engine="transformers", precision="awq-int4", context=2048)).plan
+    assert short is not None and long is not None
+    per_token = (4 * 18944 + 3584) * 2  # the prefill's working memory per token (rules/engines/transformers.py)
+    assert long.memory.activations_bytes - short.memory.activations_bytes == (2048 - 512) * per_token + largest

@@ -38,7 +38,8 @@ TRANSFORMERS_CPU_RUN_SPREAD = 0.28
 # threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
 # stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
 GLIBC_MMAP_CEILING = 32 * MIB
-QUANT_WORKSPACE_FACTOR = 1.2  # GPTQ/AWQ kernels keep a dequantized scratch of about the largest matrix
+QUANT_WORKSPACE_FACTOR = 1.2  # GPTQ's exllama kernels keep a dequantized scratch of about the largest matrix
+AWQ_DEQUANT_TOKENS = 1024  # AutoAWQ's GEMM dequantizes to fp16 from this many tokens in a forward
 
 
 def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
@@ -80,9 +81,19 @@ def heap_kept(block_bytes: int) -> int:
     return min(block_bytes, GLIBC_MMAP_CEILING)
 
 
-def quant_workspace(spec: ModelSpec, precision: Precision) -> int:
-    if precision.name in ("gptq-int4", "awq-int4"):
-        return int(QUANT_WORKSPACE_FACTOR * (spec.hidden_size or 0) * ffn_width(spec) * 2)
+def quant_workspace(spec: ModelSpec, precision: Precision, tokens: int) -> int:
+    """The quantized kernels' scratch during a forward of `tokens` tokens (all sequences together).
+
+    GPTQ 4-bit (exllama kernels): a persistent dequantization scratch of about the largest matrix. AWQ (AutoAWQ's
+    WQLinear_GEMM, which transformers runs): from 1,024 tokens on it dequantizes the weight to fp16 and multiplies
+    with torch.matmul (gemm.py, FP16_MATMUL_HEURISTIC_CONDITION = x.shape[0] * x.shape[1] >= 1024), so one
+    dequantized matrix is live; below that its fused GEMM keeps no scratch.
+    """
+    largest = (spec.hidden_size or 0) * ffn_width(spec) * 2
+    if precision.name == "gptq-int4":
+        return int(QUANT_WORKSPACE_FACTOR * largest)
+    if precision.name == "awq-int4":
+        return largest if tokens >= AWQ_DEQUANT_TOKENS else 0
     return 0
 
 
@@ -122,7 +133,7 @@ class Transformers(Engine):
         if on_cpu:
             typical = transformers_cpu_activations(spec, context, batch, elem)
             return typical + math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
-        return transformers_activations(spec, context, batch, elem) + quant_workspace(spec, precision)
+        return transformers_activations(spec, context, batch, elem) + quant_workspace(spec, precision, context * batch)
 
     def typical_extra(self, spec: ModelSpec, precision: Precision, context: int, batch: int) -> int | None:
         """How much less than the verdict's (worst) total a CPU plan typically peaks at."""
@@ -142,11 +153,11 @@ class Transformers(Engine):
             worst = typical + math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
             kept = "the heap keeps what the prefill freed: the prefill's working memory"
             return {"prefill": (typical, worst, ""), "decode": (typical, worst, kept)}
-        prefill = transformers_activations(spec, prompt, batch, elem) + quant_workspace(spec, precision)
+        prefill = transformers_activations(spec, prompt, batch, elem) + quant_workspace(spec, precision, prompt * batch)
         cache_layers = len(spec.kv_layers) if spec.kv_layers is not None else (spec.layers or 1)
         one_layer = kv_cache_bytes(spec, self, context, batch, kv_element_bytes) // max(1, cache_layers)
         logits = (spec.vocab_size or 0) * 4 * batch
-        decode = TRANSFORMERS_BASE + 2 * one_layer + logits + quant_workspace(spec, precision)
+        decode = TRANSFORMERS_BASE + 2 * one_layer + logits + quant_workspace(spec, precision, batch)
         return {"prefill": (prefill, prefill, ""), "decode": (decode, decode, "one layer's K/V copied by the cache's "
                                                                "concatenation, the step's logits")}
 
