@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -71,7 +70,7 @@ def matrix(quick: bool, models: list[str] | None = None) -> list[tuple[str, str,
 # The kernel's marks and the random build are advisor verify's own (advisor/verify/rss.py, build.py): the dataset
 # and the command measure the same way.
 from advisor.verify.build import fill_from_pool  # noqa: E402, F401 - re-exported to the other measure_cpu_* scripts
-from advisor.verify.rss import cpu_model as _cpu_model  # noqa: E402
+from advisor.verify.rss import conditions  # noqa: E402
 from advisor.verify.rss import reset_peak as _reset_peak  # noqa: E402
 from advisor.verify.rss import status_bytes as _status_bytes  # noqa: E402
 
@@ -122,12 +121,8 @@ def measure_one(model: str, dtype_name: str, prompt: int, batch: int, threads: i
         "rss_python_bytes": rss_python, "rss_after_imports_bytes": rss_imports,
         "rss_after_load_bytes": rss_loaded, "peak_rss_generate_bytes": peak,
         "load_seconds": round(load_s, 2), "generate_seconds": round(gen_s, 2),
-        "conditions": {
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "attn_implementation": net.config._attn_implementation,
-            "cpu": _cpu_model(), "machine": platform.machine(),
-        },
+        "conditions": conditions(transformers=transformers.__version__,
+                                 attn_implementation=net.config._attn_implementation),
     }
 
 

@@ -13,7 +13,6 @@ the row's weight_bytes counts the UNet and the VAE only.
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from advisor.verify.rss import conditions  # noqa: E402
 from benchmarks import fresh_rows  # noqa: E402
-from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes, fill_from_pool  # noqa: E402
+from benchmarks.measure_cpu import _reset_peak, _status_bytes, fill_from_pool  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-diffusion.json"
 MATRIX: list[tuple[str, int, int]] = [("stable-diffusion-v1-5", r, b) for r, b in ((256, 1), (256, 2), (512, 1),
@@ -62,9 +62,7 @@ def measure_one(name: str, resolution: int, batch: int, threads: int) -> dict[st
     return {"model": entry["name"], "resolution": resolution, "batch": batch, "dtype": "float32",
             "weight_bytes": weight_bytes, "rss_python_bytes": rss_python, "rss_after_imports_bytes": rss_imports,
             "rss_after_load_bytes": rss_loaded, PEAK: peak, "seconds": round(seconds, 2),
-            "conditions": {"torch": torch.__version__, "diffusers": diffusers.__version__,
-                           "python": platform.python_version(), "threads": torch.get_num_threads(),
-                           "cpu": _cpu_model(), "machine": platform.machine()}}
+            "conditions": conditions(diffusers=diffusers.__version__)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ kernel's peak-RSS mark (5 > /proc/self/clear_refs), run one forward in inference
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from advisor.verify.rss import conditions  # noqa: E402
 from benchmarks import fresh_rows  # noqa: E402
-from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes, fill_from_pool  # noqa: E402
+from benchmarks.measure_cpu import _reset_peak, _status_bytes, fill_from_pool  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-embedding.json"
 MATRIX: list[tuple[str, int, int]] = [
@@ -61,10 +61,8 @@ def measure_one(name: str, tokens: int, batch: int, threads: int) -> dict[str, A
     return {"model": entry["name"], "tokens": tokens, "batch": batch, "dtype": "float32", "weight_bytes": weight_bytes,
             "rss_python_bytes": rss_python, "rss_after_imports_bytes": rss_imports, "rss_after_load_bytes": rss_loaded,
             PEAK: peak, "forward_seconds": round(seconds, 2),
-            "conditions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                           "attn_implementation": model.config._attn_implementation,
-                           "python": platform.python_version(), "threads": torch.get_num_threads(),
-                           "cpu": _cpu_model(), "machine": platform.machine()}}
+            "conditions": conditions(transformers=transformers.__version__,
+                                     attn_implementation=model.config._attn_implementation)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ leaves in the heap; see benchmarks/measure_cpu.py). Conditions (library versions
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,8 +24,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from advisor.verify.rss import conditions  # noqa: E402
 from benchmarks import fresh_rows  # noqa: E402
-from benchmarks.measure_cpu import _cpu_model, _reset_peak, _status_bytes  # noqa: E402
+from benchmarks.measure_cpu import _reset_peak, _status_bytes  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "cpu-vision.json"
 
@@ -88,8 +88,7 @@ def measure_one(name: str, size: int, batch: int, threads: int) -> dict[str, Any
             "weight_bytes": weight_bytes, "rss_python_bytes": rss_python, "rss_after_imports_bytes": rss_imports,
             "rss_after_load_bytes": rss_loaded, "peak_rss_inference_bytes": peak,
             "load_seconds": round(load_s, 2), "inference_seconds": round(run_s, 2),
-            "conditions": {"torch": torch.__version__, "library": version, "python": platform.python_version(),
-                           "threads": torch.get_num_threads(), "cpu": _cpu_model(), "machine": platform.machine()}}
+            "conditions": conditions(library=version)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -151,12 +151,9 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     marks["kv_cache_bytes"] = cache_bytes(cache)
     marks["tokens"] = int(out.sequences.shape[1])
     marks["phases"] = phases
-    marks["conditions"] = {
-        "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(),
-        "threads": torch.get_num_threads(), "attn_implementation": net.config._attn_implementation,
-        "cpu": rss.cpu_model(), "machine": platform.machine(),
-        **({"gpu": torch.cuda.get_device_name(device), "cuda": torch.version.cuda} if on_gpu else {}),
-    }
+    gpu = {"gpu": torch.cuda.get_device_name(device), "cuda": torch.version.cuda} if on_gpu else {}
+    marks["conditions"] = rss.conditions(transformers=transformers.__version__,
+                                         attn_implementation=net.config._attn_implementation, **gpu)
     return marks
 
 

@@ -35,6 +35,15 @@ def supported() -> str | None:
     return None
 
 
+def conditions(**libraries: object) -> dict[str, object]:
+    """What a measurement ran under: torch's version, the given libraries' (and any other fields), python, torch's
+    thread count, the CPU model and the machine. Imports torch: for measuring processes only."""
+    import torch
+
+    return {"torch": torch.__version__, **libraries, "python": platform.python_version(),
+            "threads": torch.get_num_threads(), "cpu": cpu_model(), "machine": platform.machine()}
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
