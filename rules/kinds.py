@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rules.plan import Recommendation, Rejected, Request
+from rules.plan import Plan, Recommendation, Rejected, Request
 from rules.spec import ModelSpec
 
 Kind = Literal["text-generation", "embedding", "vision", "speech", "diffusion"]
@@ -31,6 +31,22 @@ def kind_from_modality(modality: str | None) -> Kind:
     """The kind of a catalog entry that is not a token LLM, from the modality it records."""
     return {"vision": "vision", "audio": "speech", "speech": "speech", "image-generation": "diffusion",
             "vision-language": "embedding", "embedding": "embedding"}.get(modality or "", "vision")  # type: ignore[return-value]
+
+
+def model_summary(spec: ModelSpec, max_context: int | None = None) -> dict[str, object]:
+    """The model as every Recommendation names it."""
+    return {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
+            "exact": spec.exact, "source": spec.source, "max_context": max_context}
+
+
+def shortfall_rejection(plan: Plan, what: str) -> Rejected:
+    """A one-device plan that does not fit, as a rejection: what it needs for `what` against what is usable."""
+    from rules.units import gib
+
+    use = plan.per_device[0]
+    return Rejected(precision=plan.precision, engine=plan.engine, placement=plan.devices[0], reason=(
+        f"{plan.precision} / {plan.engine} on {use.name}: needs {gib(use.memory.total_bytes)} for {what}, "
+        f"{gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free minus headroom)"))
 
 
 def not_modelled(spec: ModelSpec, request: Request, model: dict[str, object]) -> Recommendation:

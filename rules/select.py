@@ -14,7 +14,7 @@ from rules import placement as P
 from rules.advice import advise_no_fit
 from rules.context import Redraft, max_context
 from rules.devices import Device, Devices, requested_gpu_problem, spannable, usable_devices
-from rules.kinds import not_modelled
+from rules.kinds import model_summary, not_modelled
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.precisions import ALL, KV_BYTES, Precision, checkpoint_precision, lookup
@@ -505,8 +505,7 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
     if gpu_problem:
         raise ValueError(gpu_problem)
     context = default_context(spec, request)
-    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-             "exact": spec.exact, "source": spec.source, "max_context": spec.max_context}
+    model = model_summary(spec, spec.max_context)
     rot = rule_of_thumb_bytes(nominal_params(spec), rule_of_thumb_bytes_per_param(request.precision))
     asked = request.model_copy(update={"context": context})
     if spec.kind != "text-generation":

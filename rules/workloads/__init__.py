@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from probes.schema import Snapshot
 from rules import select
-from rules.kinds import KINDS, PARAMETERS, not_modelled
+from rules.kinds import KINDS, PARAMETERS, model_summary, not_modelled
 from rules.plan import Recommendation, Request
 from rules.spec import ModelSpec
 
@@ -102,9 +102,7 @@ class NotModelled:
 
     def decide(self, spec: ModelSpec, snapshot: Snapshot, request: Request,
                siblings: select.Siblings | None = None) -> Recommendation:
-        model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-                 "exact": spec.exact, "source": spec.source, "max_context": None}
-        return not_modelled(spec, request, model)
+        return not_modelled(spec, request, model_summary(spec))
 
     def problems(self, spec: ModelSpec, request: Request) -> list[str]:
         return []

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from probes.schema import Snapshot
+from rules.kinds import model_summary, not_modelled
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.runtimes import (
     CPU,
@@ -137,12 +138,9 @@ def problems(spec: ModelSpec, request: Request) -> list[str]:
 
 
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request, siblings: object = None) -> Recommendation:
-    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-             "exact": spec.exact, "source": spec.source, "max_context": None}
+    model = model_summary(spec)
     shape = spec.diffusion
     if shape is None:
-        from rules.kinds import not_modelled
-
         return not_modelled(spec, request, model)
     h, w = resolution(shape, request)
     asked = request.model_copy(update={"image_size": (h, w)})

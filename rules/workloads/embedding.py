@@ -121,11 +121,9 @@ def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
            siblings: onedevice.Siblings | None = None) -> Recommendation:
     if not (spec.layers and spec.hidden_size and spec.intermediate_size and spec.params_by_group):
         # known by its parameter count only (a CLIP of the catalog): its layers' sizes are what the memory needs
-        from rules.kinds import not_modelled
+        from rules.kinds import model_summary, not_modelled
 
-        return not_modelled(spec, request, {"name": spec.name, "params_total": spec.params_total,
-                                            "params_active": spec.params_active, "exact": spec.exact,
-                                            "source": spec.source, "max_context": None})
+        return not_modelled(spec, request, model_summary(spec))
     t = tokens(spec, request)
     notes = [f"{t:,} tokens per input (--context), batch {request.batch}: one forward, no cache; working memory from "
              "the model's sizes, CPU constants calibrated on transformers measurements, GPU figures estimated"]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from probes.schema import Snapshot
+from rules.kinds import model_summary, shortfall_rejection
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.runtimes import CPU, CUDA_CONTEXT, GPU, GPU_ACTIVATION_FACTOR, KindRuntime
 from rules.spec import ModelSpec
@@ -66,8 +67,7 @@ def range_memory(weights: int, live: float, target_kind: str, cpu: CpuRange) -> 
 def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,
            plan_fields: Callable[[Request], dict[str, object]], notes: list[str],
            siblings: Siblings | None = None) -> Recommendation:
-    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-             "exact": spec.exact, "source": spec.source, "max_context": None}
+    model = model_summary(spec)
     targets, unreadable = _targets(snapshot, request)
     targets = [t for t in targets if t.kind in (GPU, CPU)]
     engine = kind.runtime_name(request.engine)
@@ -87,13 +87,7 @@ def decide(kind: Kind, spec: ModelSpec, snapshot: Snapshot, request: Request,
                 plans.append(_plan(kind, spec, runtime, target, precision, request, plan_fields(request)))
     fitting = sorted((p for p in plans if p.fits), key=lambda p: (
         p.speed_rank // 10, p.quality_rank, p.speed_rank % 10, kind.runtimes[p.engine].rank))
-    for p in plans:
-        if not p.fits:
-            use = p.per_device[0]
-            rejected.append(Rejected(precision=p.precision, engine=p.engine, placement=p.devices[0], reason=(
-                f"{p.precision} / {p.engine} on {use.name}: needs {gib(use.memory.total_bytes)} for batch "
-                f"{request.batch} ({kind.unit}), {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free minus "
-                "headroom)")))
+    rejected += [shortfall_rejection(p, f"batch {request.batch} ({kind.unit})") for p in plans if not p.fits]
     best: list[Plan] = []
     seen: set[tuple[str, str, str]] = set()
     for p in fitting:

@@ -121,11 +121,9 @@ KIND = onedevice.Kind("speech", SPEECH_RUNTIMES, ALIASES, QUALITY, lambda *a: me
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
            siblings: onedevice.Siblings | None = None) -> Recommendation:
     if spec.speech is None:
-        from rules.kinds import not_modelled
+        from rules.kinds import model_summary, not_modelled
 
-        return not_modelled(spec, request, {"name": spec.name, "params_total": spec.params_total,
-                                            "params_active": spec.params_active, "exact": spec.exact,
-                                            "source": spec.source, "max_context": None})
+        return not_modelled(spec, request, model_summary(spec))
     audio = request.audio_seconds or WINDOW_SECONDS
     notes = [f"{audio:,} s of audio = {math.ceil(audio / WINDOW_SECONDS):,} window(s) of {WINDOW_SECONDS} s; --batch "
              "windows are decoded at once (memory follows --batch, time the audio)",

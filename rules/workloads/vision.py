@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from probes.schema import Snapshot
 from rules.devices import Device, usable_devices
+from rules.kinds import model_summary, not_modelled, shortfall_rejection
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
 from rules.runtimes import (
     CPU,
@@ -207,12 +208,9 @@ def _notes(spec: ModelSpec, runtime: Runtime, target: Target, precision: str, h:
 
 def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
            siblings: Callable[[ModelSpec], Sequence[ModelSpec]] | None = None) -> Recommendation:
-    model = {"name": spec.name, "params_total": spec.params_total, "params_active": spec.params_active,
-             "exact": spec.exact, "source": spec.source, "max_context": None}
+    model = model_summary(spec)
     shape = spec.vision
     if shape is None:
-        from rules.kinds import not_modelled
-
         return not_modelled(spec, request, model)
     h, w = image_size(shape, request)
     asked = request.model_copy(update={"image_size": (h, w)})
@@ -244,13 +242,7 @@ def decide(spec: ModelSpec, snapshot: Snapshot, request: Request,
                     continue
                 plans.append(_plan(spec, runtime, target, precision, h, w, request))
     fitting = sorted((p for p in plans if p.fits), key=_rank)
-    for p in plans:
-        if not p.fits:
-            use = p.per_device[0]
-            rejected.append(Rejected(precision=p.precision, engine=p.engine, placement=p.devices[0], reason=(
-                f"{p.precision} / {p.engine} on {use.name}: needs {gib(use.memory.total_bytes)} for batch "
-                f"{request.batch} at {h}x{w}, {gib(use.budget_bytes)} usable ({gib(use.free_bytes)} free minus "
-                "headroom)")))
+    rejected += [shortfall_rejection(p, f"batch {request.batch} at {h}x{w}") for p in plans if not p.fits]
     best = _distinct(fitting)
     notes = [f"working memory traced from the model's definition ({shape.source.split(':')[0]}), runtime factors "
              "calibrated on PyTorch CPU measurements; GPU and other runtimes' figures are estimated"]
