@@ -166,6 +166,8 @@ def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
     """(prefill peak, end-of-decode peak) of a one-device plan, bytes, when the engine models its phases and they
     differ (a prompt shorter than the context); what `Memory.total_bytes` takes the larger of."""
     on_cpu = device.kind == "cpu"
+    if on_cpu or job.prompt >= job.context or job.eng.preallocates_kv:  # one phase is the peak (see _phases)
+        return None
     w, kv, _act, runtime = _inference_parts(job, on_cpu)
     phased = _phases(job, on_cpu, 1, kv, _prefill_working(job, on_cpu, 1))
     if phased is None:
