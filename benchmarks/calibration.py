@@ -23,7 +23,7 @@ from rules.precisions import BY_NAME
 
 GIB = 1024**3
 MIB = 1024**2
-_PRECISION = {"BF16": "bf16", "FP16": "fp16", "GPTQ-Int4": "gptq-int4", "GPTQ-Int8": "int8-w8a8", "AWQ": "awq-int4",
+_PRECISION = {"BF16": "bf16", "FP16": "fp16", "GPTQ-Int4": "gptq-int4", "GPTQ-Int8": "gptq-int8", "AWQ": "awq-int4",
               "AWQ-Int4": "awq-int4"}
 
 
@@ -42,18 +42,21 @@ class Comparison:
 
 
 def transformers_gpu_estimate(row: dict[str, Any]) -> float:
-    """Estimated allocator peak in GiB for one measured-dev row (HF transformers on 1..n GPUs)."""
-    spec = resolve(row["model"])
-    precision = BY_NAME[_PRECISION[row["precision"]]]
+    """The allocator peak in GiB that `advisor fit` plans for one published row (HF transformers on the row's A100s,
+    the row's prompt and its generated tokens, one GPU or a layer split as the row ran): the plan's memory on every
+    GPU less the CUDA context, which torch.cuda.max_memory_allocated does not count."""
+    from advisor import api
+
     gpus = int(row["gpus"])
     prompt = int(row["input_length_tokens"])
-    tokens = prompt + int(row["generated_tokens"])
-    batch = int(row["batch_size"])
-    weights = M.weight_split(spec, precision).total
-    kv = M.kv_cache_bytes(spec, engines.get("transformers"), tokens, batch, 2)
-    # device_map="auto" splits layers over the GPUs; each GPU with layers sees the prefill peak.
-    act = gpus * (T.transformers_activations(spec, prompt, batch, 2) + T.quant_workspace(spec, precision, prompt * batch))
-    return (weights + kv + act) / GIB
+    result = api.recommend(row["model"].split("/")[-1], gpu=f"{gpus}xA100 80GB", engine="transformers",
+                           precision=_PRECISION[row["precision"]], context=prompt + int(row["generated_tokens"]),
+                           prompt=prompt, batch=int(row["batch_size"]), headroom="0",
+                           placement="layer-split" if gpus > 1 else "single-gpu")
+    if result.plan is None:
+        raise ValueError(f"no plan for {row['model']} {row['precision']} prompt {prompt} x{gpus}")
+    used = sum(u.memory.total_bytes - u.memory.runtime_bytes for u in result.plan.per_device if u.kind == "gpu")
+    return used / GIB
 
 
 def measured_rows(path: Path) -> list[Comparison]:

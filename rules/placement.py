@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from rules import engines
 from rules import memory as M
 from rules.devices import Device
-from rules.engines import Engine
+from rules.engines import Engine, Target
 from rules.plan import DeviceUse, Measured, Memory, Placement, Request
 from rules.precisions import KV_BYTES, Precision
 from rules.spec import ModelSpec
@@ -101,43 +101,55 @@ def measured_floor(memory: Memory, measured: Measured) -> tuple[Memory, str]:
         f"{gib(measured.peak_bytes)}, {gib(missed)} above the estimate; the plan uses the measurement")
 
 
+def target_of(device: Device) -> Target | None:
+    """What an engine's memory rules may ask of the GPU (None for the CPU)."""
+    if device.kind == "cpu":
+        return None
+    return Target(device.name, device.total, device.capability, device.rocm)
+
+
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
 
 
-def _inference_parts(job: Job, on_cpu: bool, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
-    """(weights, KV total, activations per device, runtime per device); remembered per model and job, since
-    one decision asks for the same parts once per device and placement."""
-    key = (id(job.spec), job.precision.name, job.engine, job.context, job.prompt, job.request.batch, job.kv_bytes, on_cpu,
-           tp, job.request.images, job.request.image_size)
+def _inference_parts(job: Job, device: Device, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
+    """(weights, KV total, activations per device, runtime per device) on `device` (for several GPUs, the first:
+    the one engines read their defaults from); remembered per model, job and GPU, since one decision asks for the
+    same parts once per device and placement."""
+    target = target_of(device)
+    key = (id(job.spec), job.precision.name, job.engine, job.context, job.prompt, job.request.batch, job.kv_bytes,
+           target, tp, job.request.images, job.request.image_size)
     hit = _PARTS.get(key)
     if hit is not None and hit[0] is job.spec:
         return hit[1]
-    parts = _compute_parts(job, on_cpu, tp)
+    parts = _compute_parts(job, target, tp)
     if len(_PARTS) > 4096:
         _PARTS.clear()
     _PARTS[key] = (job.spec, parts)
     return parts
 
 
-def _compute_parts(job: Job, on_cpu: bool, tp: int) -> tuple[M.WeightSplit, int, int, int]:
+def _compute_parts(job: Job, target: Target | None, tp: int) -> tuple[M.WeightSplit, int, int, int]:
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
+    on_cpu = target is None
     w = M.weight_split(spec, p)
     kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
-    prefill = _prefill_working(job, on_cpu, tp)
+    prefill = _prefill_working(job, target, tp)
     act = prefill
-    phased = _phases(job, on_cpu, tp, kv, prefill)
+    phased = _phases(job, target, tp, kv, prefill)
     if phased is not None:
         # the peak is the larger phase: the prefill holds the prompt's KV and its working memory, the end of decode
         # the whole cache and one step's transient; beyond the whole cache that is what the larger one adds
         (kv_prompt, _prefill), (_kv, decode) = phased
         act = max(prefill - (kv - kv_prompt), decode)
-    return w, kv, act, eng.runtime(on_cpu)
+    # loading holds its transient before the cache exists: beyond the whole cache, it adds what exceeds the cache
+    act = max(act, eng.load_working(spec, p, on_cpu) - kv)
+    return w, kv, act, eng.runtime(on_cpu, spec, batch, target)
 
 
-def _prefill_working(job: Job, on_cpu: bool, tp: int) -> int:
+def _prefill_working(job: Job, target: Target | None, tp: int) -> int:
     """The prefill's working memory at the longest prompt, with a vision tower's encoding of the batch's images."""
     spec, p, eng, batch = job.spec, job.precision, job.eng, job.request.batch
-    act = eng.activations(spec, p, job.prompt, batch, tp, on_cpu)
+    act = eng.activations(spec, p, job.prompt, batch, tp, target is None, target)
     if spec.tower is not None:
         from rules.towers import batch_tower
 
@@ -147,15 +159,16 @@ def _prefill_working(job: Job, on_cpu: bool, tp: int) -> int:
     return act
 
 
-def _phases(job: Job, on_cpu: bool, tp: int, kv: int, prefill: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+def _phases(job: Job, target: Target | None, tp: int, kv: int,
+            prefill: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """((KV, working memory) at the end of the prefill, (KV, working memory) at the end of decoding) on one GPU of
     an engine that models its phases, when the prompt is shorter than the context (otherwise the prefill holds the
     whole cache already and is the peak); None otherwise. The CPU keeps the prefill's working memory in its heap
     through the decode, so its peak is not split."""
     spec, eng, batch = job.spec, job.eng, job.request.batch
-    if on_cpu or tp != 1 or job.prompt >= job.context or eng.preallocates_kv:
+    if target is None or tp != 1 or job.prompt >= job.context or eng.preallocates_kv:
         return None
-    working = eng.phase_working(spec, job.precision, job.prompt, job.context, batch, job.kv_bytes, on_cpu)
+    working = eng.phase_working(spec, job.precision, job.prompt, job.context, batch, job.kv_bytes, False, target)
     if working is None:
         return None
     kv_prompt = M.kv_cache_bytes(spec, eng, job.prompt, batch, job.kv_bytes)
@@ -165,11 +178,11 @@ def _phases(job: Job, on_cpu: bool, tp: int, kv: int, prefill: int) -> tuple[tup
 def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
     """(prefill peak, end-of-decode peak) of a one-device plan, bytes, when the engine models its phases and they
     differ (a prompt shorter than the context); what `Memory.total_bytes` takes the larger of."""
-    on_cpu = device.kind == "cpu"
-    if on_cpu or job.prompt >= job.context or job.eng.preallocates_kv:  # one phase is the peak (see _phases)
+    if device.kind == "cpu" or job.prompt >= job.context or job.eng.preallocates_kv:  # one phase is the peak
         return None
-    w, kv, _act, runtime = _inference_parts(job, on_cpu)
-    phased = _phases(job, on_cpu, 1, kv, _prefill_working(job, on_cpu, 1))
+    target = target_of(device)
+    w, kv, _act, runtime = _inference_parts(job, device)
+    phased = _phases(job, target, 1, kv, _prefill_working(job, target, 1))
     if phased is None:
         return None
     (kv_prompt, prefill), (_kv, decode) = phased
@@ -179,7 +192,7 @@ def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
 def single(job: Job, device: Device) -> Draft:
     """Everything on one device (a GPU, a unified-memory GPU, or the CPU)."""
     on_cpu = device.kind == "cpu"
-    w, kv, act, runtime = _inference_parts(job, on_cpu)
+    w, kv, act, runtime = _inference_parts(job, device)
     placement: Placement = "cpu" if on_cpu else "unified" if device.unified else "single-gpu"
     if job.eng.memory_flag is not None and not on_cpu:
         return _preallocating(job, (device,), 1)
@@ -205,7 +218,7 @@ def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
     """vLLM / SGLang / TensorRT-LLM: each GPU holds its share of the weights and KV heads; what the engine
     reserves, and whether the plan fits in it, is the engine's own rule (its memory flag)."""
     spec = job.spec
-    w, kv, act, runtime = _inference_parts(job, False, tp)
+    w, kv, act, runtime = _inference_parts(job, devices[0], tp)
     kv_shards = 1 if spec.mla is not None else max(1, min(tp, spec.kv_heads or 1))
     per_gpu = _mem(math.ceil(w.total / tp), math.ceil(kv / kv_shards), act, runtime)
     uses = []
@@ -242,7 +255,7 @@ def _assign_layers(capacities: list[int], per_layer: int, layers: int) -> list[i
 
 def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     """Layers spread over several GPUs (transformers device_map, llama.cpp --split-mode layer)."""
-    w, kv, act, runtime = _inference_parts(job, False)
+    w, kv, act, runtime = _inference_parts(job, devices[0])
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
     per_layer = w.per_layer + kv_layer
@@ -264,7 +277,7 @@ def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
 def offload(job: Job, gpu: Device, cpu: Device) -> Draft:
     """Some layers on one GPU, the rest in CPU RAM (llama.cpp -ngl N; transformers device_map offload)."""
     spec = job.spec
-    w, kv, act, runtime = _inference_parts(job, False)
+    w, kv, act, runtime = _inference_parts(job, gpu)
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
     if not job.eng.offload_keeps_kv_on_gpu:

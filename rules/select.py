@@ -425,7 +425,7 @@ def drafts(spec: ModelSpec, snapshot: Snapshot, request: Request, devs: Devices,
                 rejected.append(Rejected(precision=p.name, engine=engine, reason=f"a {request.kv_dtype} KV cache is not "
                                          f"{eng.label}'s (it is {', '.join(takes)}'s)"))
                 continue
-            unsupported = eng.unsupported_reason(spec)
+            unsupported = eng.unsupported_reason(spec) or eng.kv_dtype_reason(spec, request.kv_dtype)
             if unsupported:
                 if all(r.reason != unsupported for r in rejected):
                     rejected.append(Rejected(precision=p.name, engine=engine, reason=unsupported))

@@ -67,22 +67,32 @@ def test_the_settings_turn_on_the_flash_attention_the_plan_is_sized_for() -> Non
         assert oll.settings is not None and oll.settings["env"]["OLLAMA_FLASH_ATTENTION"] == "1"
 
 
-def test_awq_dequantizes_from_1024_tokens_and_gptq_keeps_its_scratch() -> None:
-    """AutoAWQ's GEMM (transformers' AWQ path) dequantizes to fp16 from 1,024 tokens per forward (gemm.py): one
-    largest matrix, hidden x FFN x 2 bytes, is live; below, nothing. GPTQ's exllama scratch is there always."""
-    from rules.engines.transformers import QUANT_WORKSPACE_FACTOR, quant_workspace
+def test_quantized_kernels_scratch_follows_the_kernel_each_gpu_runs() -> None:
+    """The kernel transformers runs for a quantized checkpoint, and so its scratch, depends on the GPU: GPTQ 4-bit
+    runs Marlin or AutoGPTQ's exllama (temp_dq: the largest matrix in fp16) from compute capability 8.0, gptqmodel's
+    ExllamaV2 below it (its fixed scratch adds out x 2048 x 8 x 4 bytes); GPTQ 8-bit dequantizes (AutoGPTQ's
+    cuda_old, about three copies of the matrix) from 128 tokens, and Triton below 8.0 in every forward; AutoAWQ's GEMM
+    dequantizes one matrix from 1,024 tokens."""
+    from rules.engines import Target
+    from rules.engines.transformers import quant_persistent, quant_transient
     from rules.precisions import BY_NAME
 
     spec = resolve("Qwen2.5-7B-Instruct")
-    largest = 3584 * 18944 * 2
-    awq, gptq = BY_NAME["awq-int4"], BY_NAME["gptq-int4"]
-    assert quant_workspace(spec, awq, 1023) == 0 and quant_workspace(spec, awq, 1024) == largest
-    assert quant_workspace(spec, gptq, 1) == quant_workspace(spec, gptq, 8192) == int(QUANT_WORKSPACE_FACTOR * largest)
-    assert quant_workspace(spec, BY_NAME["bf16"], 8192) == 0
-    short = decide(spec, machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]),
-                   Request(engine="transformers", precision="awq-int4", context=512)).plan
-    long = decide(spec, machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]),
-                  Request(engine="transformers", precision="awq-int4", context=2048)).plan
-    assert short is not None and long is not None
-    per_token = (4 * 18944 + 3584) * 2  # the prefill's working memory per token (rules/engines/transformers.py)
-    assert long.memory.activations_bytes - short.memory.activations_bytes == (2048 - 512) * per_token + largest
+    largest = 3584 * 18944 * 2  # gate_proj in fp16: hidden x MLP width x 2 bytes
+    a100 = Target("NVIDIA A100 80GB", 80 * 2**30, (8, 0))
+    t4 = Target("Tesla T4", 15 * 2**30, (7, 5))
+    awq, gptq, gptq8 = BY_NAME["awq-int4"], BY_NAME["gptq-int4"], BY_NAME["gptq-int8"]
+    assert quant_transient(spec, awq, 1023, a100) == 0 and quant_transient(spec, awq, 1024, a100) == largest
+    assert quant_persistent(spec, gptq, a100) == largest
+    assert quant_persistent(spec, gptq, t4) == largest + 18944 * 2048 * 8 * 4 + 256  # 1.30 GiB on a T4
+    assert quant_persistent(spec, gptq, None) == quant_persistent(spec, gptq, t4)  # a GPU not described: the costlier
+    assert quant_transient(spec, gptq8, 127, a100) == 0 and quant_transient(spec, gptq8, 128, a100) == 3 * largest
+    assert quant_transient(spec, gptq8, 1, t4) == largest
+    assert quant_persistent(spec, BY_NAME["bf16"], t4) == quant_transient(spec, BY_NAME["bf16"], 8192, t4) == 0
+    # in a plan: the same GPTQ-Int4 model needs the ExllamaV2 scratch more on a T4-class GPU than on an A100-class one
+    on_t4 = decide(spec, machine([gpu(0, "Tesla T4", 14.58, "7.5")]),
+                   Request(engine="transformers", precision="gptq-int4", context=512)).plan
+    on_a10 = decide(spec, machine([gpu(0, "NVIDIA A10", 22.49, "8.6")]),
+                    Request(engine="transformers", precision="gptq-int4", context=512)).plan
+    assert on_t4 is not None and on_a10 is not None
+    assert on_t4.memory.activations_bytes - on_a10.memory.activations_bytes == 18944 * 2048 * 8 * 4 + 256

@@ -16,9 +16,11 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
             "-ngl", gpu_layers_flag(plan)]
     if plan.batch > 1:
         args += ["-np", str(plan.batch)]
-    # flash attention on, always: the plan's compute buffer is sized for it (rules/engines/llamacpp.py), and a
-    # quantized KV cache needs it; builds whose default is off would otherwise reserve context x context scores
-    args += ["-fa", "on"]
+    # flash attention as the plan was sized (rules/engines/llamacpp.py): on wherever the backend has the kernels
+    # (a quantized KV cache needs it; builds whose default is off would otherwise reserve context x context
+    # scores), off where the GPU lacks them for this head size, whose materialised scores the plan then holds
+    why = flash_off_reason(plan, spec)
+    args += ["-fa", "off" if why else "on"]
     if cache != "f16":
         args += ["-ctk", cache, "-ctv", cache]
     if len(plan.gpu_indices) > 1:
@@ -26,4 +28,13 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     if ctx.rope:
         args += ["--rope-scaling", "yarn", "--rope-scale", f"{ctx.rope['factor']:g}",
                  "--yarn-orig-ctx", str(ctx.rope["original_max_position_embeddings"])]
-    return {"engine": "llama.cpp", "command": shlex.join(args), "env": ctx.env}
+    return {"engine": "llama.cpp", "command": shlex.join(args), "env": ctx.env, "note": why}
+
+
+def flash_off_reason(plan: Plan, spec: ModelSpec) -> str | None:
+    """Why the plan runs without flash attention (its GPUs lack the kernels for this model), or None."""
+    from rules import engines
+
+    if not plan.gpu_indices:
+        return None
+    return engines.get(plan.engine).no_flash_reason(spec)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.launch.common import Context, cache_type, gguf_file, gpu_layers_flag
+from advisor.launch.llamacpp import flash_off_reason
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
@@ -16,8 +17,10 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
     cache = cache_type(plan)
     modelfile = [f"FROM {gguf_file(spec, plan)}", f"PARAMETER num_ctx {plan.context}", f"PARAMETER num_gpu {layers}"]
     env = dict(ctx.env)
-    env["OLLAMA_FLASH_ATTENTION"] = "1"  # the plan's compute buffer is sized with flash attention on
+    why = flash_off_reason(plan, spec)
+    if why is None:
+        env["OLLAMA_FLASH_ATTENTION"] = "1"  # the plan's compute buffer is sized with flash attention on
     if cache != "f16":
         env["OLLAMA_KV_CACHE_TYPE"] = cache
-    return {"engine": "ollama", "modelfile": "\n".join(modelfile), "env": env,
+    return {"engine": "ollama", "modelfile": "\n".join(modelfile), "env": env, "note": why,
             "options": {"num_ctx": plan.context, "num_gpu": int(ngl) if ngl != "99" else plan.total_layers}}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rules.engines.base import Engine, Reservation
+from rules.engines.base import Engine, Reservation, Target
 from rules.engines.llamacpp import LlamaCpp, Ollama
 from rules.engines.sglang import SGLang
 from rules.engines.tensorrt_llm import TensorRTLLM
@@ -44,4 +44,4 @@ def training_engines() -> tuple[str, ...]:
     return tuple(n for n, e in REGISTRY.items() if e.trains)
 
 
-__all__ = ["ALIASES", "NAMES", "REGISTRY", "Engine", "Reservation", "canonical", "get", "running", "training_engines"]
+__all__ = ["ALIASES", "NAMES", "REGISTRY", "Engine", "Reservation", "Target", "canonical", "get", "running", "training_engines"]

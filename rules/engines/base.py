@@ -15,6 +15,18 @@ from rules.spec import ModelSpec
 
 
 @dataclass(frozen=True)
+class Target:
+    """The GPU a plan runs on, as far as an engine's memory rules ask about it: engines pick their defaults and
+    kernels by it (vLLM's batch defaults by memory and name, GPTQ's kernel by compute capability). A rule given
+    None (the CPU, or a GPU not described) takes the choice that costs the most memory."""
+
+    name: str
+    total_bytes: int
+    capability: tuple[int, int] | None = None  # NVIDIA compute capability; None elsewhere
+    rocm: bool = False
+
+
+@dataclass(frozen=True)
 class Reservation:
     """What a pre-allocating engine takes on one GPU, and whether the plan fits in it."""
 
@@ -60,6 +72,14 @@ class Engine:
         why = self.unsupported_model_types.get(spec.model_type or "")
         return f"{self.label} does not run {spec.model_type} models: {why}" if why else None
 
+    def no_flash_reason(self, spec: ModelSpec) -> str | None:
+        """Why this engine runs the model on a GPU without flash attention, or None (it does, or does not say)."""
+        return None
+
+    def kv_dtype_reason(self, spec: ModelSpec, kv_dtype: str) -> str | None:
+        """Why this engine cannot keep this model's KV cache in `kv_dtype` (one it otherwise takes), or None."""
+        return None
+
     def runs(self, precision: Precision) -> bool:
         return precision.name in self.precisions or precision.family in self.families
 
@@ -68,13 +88,20 @@ class Engine:
         return True
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
-                    on_cpu: bool) -> int:
+                    on_cpu: bool, target: Target | None = None) -> int:
         """Peak working memory beyond weights and KV cache, per device holding layers, bytes."""
         raise NotImplementedError
 
-    def runtime(self, on_cpu: bool) -> int:
-        """The process (on the CPU) or the CUDA context and libraries (per GPU), bytes."""
+    def runtime(self, on_cpu: bool, spec: ModelSpec | None = None, batch: int = 1,
+                target: Target | None = None) -> int:
+        """The process (on the CPU) or the CUDA context and libraries (per GPU), bytes; engines that capture CUDA
+        graphs size them by the model and the batch."""
         raise NotImplementedError
+
+    def load_working(self, spec: ModelSpec, precision: Precision, on_cpu: bool) -> int:
+        """What loading the checkpoint holds beyond the weights for a moment, before any KV cache exists, bytes: the
+        plan's peak is never below weights + this."""
+        return 0
 
     def typical_extra(self, spec: ModelSpec, precision: Precision, context: int, batch: int) -> int | None:
         """For a CPU plan whose peak is a range: how much the typical peak is below the verdict's total; None when
@@ -107,7 +134,8 @@ class Engine:
         return None
 
     def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
-                      kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]] | None:
+                      kv_element_bytes: float, on_cpu: bool,
+                      target: Target | None = None) -> dict[str, tuple[int, int, str]] | None:
         """The working memory beyond weights, KV and runtime of each phase ("prefill", "decode"): (typical,
         worst, a note), bytes, on one device holding the whole model; None when the engine does not model its
         phases (rules/phases.py)."""

@@ -34,6 +34,7 @@ class SGLang(ServingEngine):
     batched_tokens = CHUNKED_PREFILL
     max_seqs = MAX_RUNNING
     extra_runtime = CUDA_GRAPHS
+    sizes_for_full_batch = False  # activations are allocated as a prefill chunk runs, outside the static pool
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
                 joint: bool) -> Reservation | None:

@@ -12,13 +12,22 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from rules.engines.base import Engine
-from rules.memory import GIB, MIB, ffn_width, kv_cache_bytes
+from rules.engines.base import Engine, Target
+from rules.memory import MIB, ffn_width, kv_cache_bytes
 from rules.precisions import Precision
 from rules.spec import ModelSpec
 
 CUDA_CONTEXT_TORCH = 512 * MIB  # CUDA context + cuBLAS/cuDNN handles of a torch process, per GPU
-TRANSFORMERS_BASE = int(0.12 * GIB)  # allocator workspace at generation beyond weights + KV, per GPU
+# GPU, by phase. Terms read off the published A100 peaks (torch.cuda.max_memory_allocated; the calibration rows in
+# tests/data/measured-dev.json, the held-out rows in tests/data/measured-heldout.json):
+# - per prompt token, (3F + 4H) elements live at the prefill's peak (F the MLP width, H the hidden size): the MLP's
+#   gate, up and their product, with the embeddings' output, the layer's input, the residual and the normed input;
+#   the held-out rows grow by 0.95 to 1.01 x that per token from 6 144 to 30 720 tokens, 0.5B to 72B;
+# - a fixed part: the allocator's workspace plus one decoder layer's weights in flight while the checkpoint loads
+#   (a 1-token prompt peaks 20 to 410 MiB above weights + KV, at most 0.9 of one layer's weights);
+TRANSFORMERS_BASE = 56 * MIB  # allocator workspace at generation beyond weights + KV, per GPU
+PREFILL_MLP = 3  # x F: gate, up and their product
+PREFILL_HIDDEN = 4  # x H: embeddings' output, layer input, residual, normed input
 # On the CPU a plan is a range (the same generate() peaks differently in each fresh process: freed memory left in
 # holes of glibc's heap moves with thread timing and ASLR). Calibrated by benchmarks/calibration.py on the
 # calibration half of benchmarks/data/cpu-transformers.json; the tests recompute every constant from the data.
@@ -38,19 +47,94 @@ TRANSFORMERS_CPU_RUN_SPREAD = 0.28
 # threshold adapts to freed blocks up to 32 MiB on 64-bit (mallopt(3), M_MMAP_THRESHOLD). Smaller freed blocks
 # stay resident in the heap, so many same-sized temporaries below this size raise the peak RSS; above it they don't.
 GLIBC_MMAP_CEILING = 32 * MIB
-QUANT_WORKSPACE_FACTOR = 1.2  # GPTQ's exllama kernels keep a dequantized scratch of about the largest matrix
-AWQ_DEQUANT_TOKENS = 1024  # AutoAWQ's GEMM dequantizes to fp16 from this many tokens in a forward
+# Quantized kernels (the kernel transformers runs depends on the stack and the GPU: gptqmodel since transformers v5,
+# AutoGPTQ / AutoAWQ before; a plan takes the costlier of the two stacks on its GPU):
+# - GPTQ 4-bit: on compute capability >= 8.0 gptqmodel runs Marlin (a workspace of a few MiB), AutoGPTQ exllama v1,
+#   whose temp_dq holds the largest matrix in fp16 (exllama_set_max_input_length / autogptq_post_init); below 8.0
+#   gptqmodel runs ExllamaV2, whose fixed scratch per GPU is max over layers of in x out x 2 + out x 2048 x 8 x 4
+#   bytes (qlinear/exllamav2.py: temp_dq_size + temp_fwd_size(max_input_len=2048, max_batch_size=8)).
+# - GPTQ 8-bit: AutoGPTQ's qlinear_cuda_old from 128 tokens in a forward builds the int16 weight, subtracts the zeros
+#   and scales it to fp16, about three copies of the matrix live (kernel_switch_threshold = 128); gptqmodel below 8.0
+#   runs Triton, which dequantizes the whole matrix to fp16 in every forward (quant_matmul); Marlin above.
+# - AWQ (AutoAWQ's WQLinear_GEMM): from 1 024 tokens in a forward it dequantizes the weight to fp16 and multiplies
+#   with torch.matmul (gemm.py, FP16_MATMUL_HEURISTIC_CONDITION = x.shape[0] * x.shape[1] >= 1024); loading a
+#   checkpoint with tied embeddings holds the embedding matrix twice for a moment (the published 0.5B / 1.5B / 3B AWQ
+#   rows peak at weights + the embedding to within 1 % at a 1-token prompt, where GPTQ of the same model does not).
+EXLLAMA_V2_ROWS = 2048 * 8  # scratch_space_fixed's defaults: max_input_len x max_batch_size
+AUTOGPTQ_INT8_TOKENS = 128  # qlinear_cuda_old's kernel_switch_threshold
+AUTOGPTQ_INT8_COPIES = 3
+AWQ_DEQUANT_TOKENS = 1024
+MARLIN_ARCH = (8, 0)
 
 
-def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
-    """HF transformers' prefill peak beyond weights and KV, per device holding layers.
+def _largest_matrix(spec: ModelSpec) -> int:
+    """Elements of the largest quantized matrix: an MLP projection, hidden x MLP width."""
+    return (spec.hidden_size or 0) * ffn_width(spec)
 
-    Calibrated on the Qwen2.5 measurements: the peak grows with the prompt by about (4 x FFN width + hidden)
-    elements per token (MLP intermediates of the widest layer), on top of a fixed allocator workspace.
-    """
-    per_token = (4 * ffn_width(spec) + (spec.hidden_size or 0)) * element_bytes
+
+def quant_persistent(spec: ModelSpec, precision: Precision, target: Target | None) -> int:
+    """A quantized kernel's scratch that stays allocated on each GPU (bytes)."""
+    if precision.name != "gptq-int4":
+        return 0
+    dq = 2 * _largest_matrix(spec)
+    cc = target.capability if target is not None else None
+    if cc is None or cc < MARLIN_ARCH:
+        return dq + 4 * EXLLAMA_V2_ROWS * max(ffn_width(spec), spec.hidden_size or 0) + 256
+    return dq
+
+
+def quant_transient(spec: ModelSpec, precision: Precision, tokens: int, target: Target | None) -> int:
+    """A quantized kernel's scratch while one linear layer runs on `tokens` tokens (bytes)."""
+    dq = 2 * _largest_matrix(spec)
+    cc = target.capability if target is not None else None
+    if precision.name == "gptq-int8":
+        autogptq = AUTOGPTQ_INT8_COPIES * dq if tokens >= AUTOGPTQ_INT8_TOKENS else 0
+        triton = dq if cc is None or cc < MARLIN_ARCH else 0
+        return max(autogptq, triton)
+    if precision.name == "awq-int4":
+        return dq if tokens >= AWQ_DEQUANT_TOKENS else 0
+    return 0
+
+
+def quant_workspace(spec: ModelSpec, precision: Precision, tokens: int, target: Target | None = None) -> int:
+    """Both kinds of quantized kernels' scratch at a forward of `tokens` tokens, on top of everything else (the
+    calibration's view; the phases take the transient against the MLP's own peak)."""
+    return quant_persistent(spec, precision, target) + quant_transient(spec, precision, tokens, target)
+
+
+def load_transient(spec: ModelSpec, precision: Precision) -> int:
+    """Bytes held beyond the weights while the checkpoint loads (the AWQ loader's second embedding when tied)."""
+    if precision.name == "awq-int4" and spec.tied_embeddings:
+        return (spec.vocab_size or 0) * (spec.hidden_size or 0) * 2 + TRANSFORMERS_BASE
+    return 0
+
+
+def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int,
+                             precision: Precision | None = None, target: Target | None = None) -> int:
+    """HF transformers' prefill peak beyond weights and KV, per GPU holding layers: the allocator's workspace and one
+    layer's weights in flight, (3F + 4H) elements per prompt token (or, while a quantized kernel dequantizes a
+    matrix, the MLP input's F + 2H with that scratch), the last position's fp32 logits and the kernels' persistent
+    scratch."""
+    tokens = prompt_tokens * batch
+    f, h = ffn_width(spec), spec.hidden_size or 0
+    layer = one_layer_weights(spec, precision)
+    mlp = tokens * (PREFILL_MLP * f + PREFILL_HIDDEN * h) * element_bytes
+    if precision is not None:
+        mlp = max(mlp, tokens * (f + 2 * h) * element_bytes + quant_transient(spec, precision, tokens, target))
+        persistent = quant_persistent(spec, precision, target)
+    else:
+        persistent = 0
     logits = (spec.vocab_size or 0) * 4 * 2 * batch  # only the last position's logits are kept, in fp32
-    return TRANSFORMERS_BASE + prompt_tokens * batch * per_token + logits
+    return TRANSFORMERS_BASE + layer + mlp + logits + persistent
+
+
+def one_layer_weights(spec: ModelSpec, precision: Precision | None) -> int:
+    """One decoder layer's weights at the plan's precision (bf16 when none is given), bytes."""
+    from rules.memory import weight_split
+    from rules.precisions import BY_NAME
+
+    split = weight_split(spec, precision or BY_NAME["bf16"])
+    return split.per_layer
 
 
 def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
@@ -79,22 +163,6 @@ def heap_kept(block_bytes: int) -> int:
     ceiling; a bigger block is mmapped and given back, but the smaller temporaries around it still leave holes,
     so the term stays at the ceiling rather than dropping (which also keeps estimates monotone in the prompt)."""
     return min(block_bytes, GLIBC_MMAP_CEILING)
-
-
-def quant_workspace(spec: ModelSpec, precision: Precision, tokens: int) -> int:
-    """The quantized kernels' scratch during a forward of `tokens` tokens (all sequences together).
-
-    GPTQ 4-bit (exllama kernels): a persistent dequantization scratch of about the largest matrix. AWQ (AutoAWQ's
-    WQLinear_GEMM, which transformers runs): from 1,024 tokens on it dequantizes the weight to fp16 and multiplies
-    with torch.matmul (gemm.py, FP16_MATMUL_HEURISTIC_CONDITION = x.shape[0] * x.shape[1] >= 1024), so one
-    dequantized matrix is live; below that its fused GEMM keeps no scratch.
-    """
-    largest = (spec.hidden_size or 0) * ffn_width(spec) * 2
-    if precision.name == "gptq-int4":
-        return int(QUANT_WORKSPACE_FACTOR * largest)
-    if precision.name == "awq-int4":
-        return largest if tokens >= AWQ_DEQUANT_TOKENS else 0
-    return 0
 
 
 def compute_bytes(precision: Precision, on_cpu: bool) -> int:
@@ -126,14 +194,14 @@ class Transformers(Engine):
         return (spec.model_type or "").startswith(("gemma2", "gemma3"))
 
     def activations(self, spec: ModelSpec, precision: Precision, context: int, batch: int, tp: int,
-                    on_cpu: bool) -> int:
+                    on_cpu: bool, target: Target | None = None) -> int:
         """On a GPU, the prefill peak; on the CPU, the *worst* working memory (typical plus the holes allowance on
         the process and working memory, which the runtime holds at its typical size)."""
         elem = compute_bytes(precision, on_cpu)
         if on_cpu:
             typical = transformers_cpu_activations(spec, context, batch, elem)
             return typical + math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
-        return transformers_activations(spec, context, batch, elem) + quant_workspace(spec, precision, context * batch)
+        return transformers_activations(spec, context, batch, elem, precision, target)
 
     def typical_extra(self, spec: ModelSpec, precision: Precision, context: int, batch: int) -> int | None:
         """How much less than the verdict's (worst) total a CPU plan typically peaks at."""
@@ -141,7 +209,8 @@ class Transformers(Engine):
         return math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
 
     def phase_working(self, spec: ModelSpec, precision: Precision, prompt: int, context: int, batch: int,
-                      kv_element_bytes: float, on_cpu: bool) -> dict[str, tuple[int, int, str]]:
+                      kv_element_bytes: float, on_cpu: bool,
+                      target: Target | None = None) -> dict[str, tuple[int, int, str]]:
         """Prefill: the working memory of the prompt's forward pass (as `activations`). End of decode: one layer's
         K and V at the whole context twice (DynamicCache's update concatenates the step's K/V onto the layer's
         cache with torch.cat, so the old and the new tensors are live at once; transformers cache_utils
@@ -153,16 +222,21 @@ class Transformers(Engine):
             worst = typical + math.ceil(TRANSFORMERS_CPU_HOLES_ALLOWANCE * (TRANSFORMERS_CPU_PROCESS + typical))
             kept = "the heap keeps what the prefill freed: the prefill's working memory"
             return {"prefill": (typical, worst, ""), "decode": (typical, worst, kept)}
-        prefill = transformers_activations(spec, prompt, batch, elem) + quant_workspace(spec, precision, prompt * batch)
+        prefill = transformers_activations(spec, prompt, batch, elem, precision, target)
         cache_layers = len(spec.kv_layers) if spec.kv_layers is not None else (spec.layers or 1)
         one_layer = kv_cache_bytes(spec, self, context, batch, kv_element_bytes) // max(1, cache_layers)
         logits = (spec.vocab_size or 0) * 4 * batch
-        decode = TRANSFORMERS_BASE + 2 * one_layer + logits + quant_workspace(spec, precision, batch)
+        decode = (TRANSFORMERS_BASE + one_layer_weights(spec, precision) + 2 * one_layer + logits
+                  + quant_workspace(spec, precision, batch, target))
         return {"prefill": (prefill, prefill, ""), "decode": (decode, decode, "one layer's K/V copied by the cache's "
                                                                "concatenation, the step's logits")}
 
-    def runtime(self, on_cpu: bool) -> int:
+    def runtime(self, on_cpu: bool, spec: ModelSpec | None = None, batch: int = 1,
+                target: Target | None = None) -> int:
         return TRANSFORMERS_CPU_PROCESS if on_cpu else CUDA_CONTEXT_TORCH
+
+    def load_working(self, spec: ModelSpec, precision: Precision, on_cpu: bool) -> int:
+        return 0 if on_cpu else load_transient(spec, precision)
 
     def cpu_notes(self) -> tuple[str, ...]:
         return (f"peak RAM of the same run moves by up to {TRANSFORMERS_CPU_RUN_SPREAD:.0%} between processes "
