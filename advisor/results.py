@@ -212,14 +212,14 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
     what_if = any((g.uuid or "").startswith("WHATIF-") for g in snapshot.gpus)
     board = (snapshot.cpu.model or "").removesuffix(" (what-if)") if (snapshot.cpu.model or "").endswith(
         " (what-if)") and not snapshot.gpus else None
-    amd = [a for a in snapshot.accelerators.devices if a.kind == "amd-gpu"]
-    extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)") and a.kind != "amd-gpu"]
+    amd = [a for a in snapshot.accelerators.devices if a.kind in ("amd-gpu", "gaudi")]  # planned like GPUs
+    extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)") and a not in amd]
     gpus = [{"index": g.index, "name": g.name, "memory_total_bytes": g.memory_total_bytes,
              "memory_free_bytes": g.memory_free_bytes, "compute_capability": g.compute_capability} for g in snapshot.gpus]
     counts: dict[str, int] = {}
     for g in snapshot.gpus:
         counts[g.name or "GPU"] = counts.get(g.name or "GPU", 0) + 1
-    for a in amd:  # AMD GPUs (ROCm), seen in sysfs rather than through NVML
+    for a in amd:  # AMD GPUs (ROCm) and Gaudis, seen outside NVML
         counts[a.name] = counts.get(a.name, 0) + 1
     gpu_text = ", ".join(f"{n}× {name}" for name, n in counts.items()) or "no GPU"
     if snapshot.gpus or amd:

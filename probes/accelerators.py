@@ -30,7 +30,7 @@ def probe_accelerators(
     root: Path = Path("/"), environ: Mapping[str, str] | None = None, system: str | None = None,
     machine: str | None = None,
 ) -> AcceleratorsSection:
-    """Find TPUs, Coral Edge TPUs, Intel NPUs, the Apple Neural Engine and AMD GPUs.
+    """Find TPUs, Coral Edge TPUs, Intel NPUs, Intel Gaudi, the Apple Neural Engine and AMD GPUs.
 
     Args:
         root: Filesystem root for /dev and /sys (tests use a temporary tree).
@@ -57,6 +57,10 @@ def probe_accelerators(
             if driver == "intel_vpu":
                 npu_nodes.add(node.name)
                 found.append(OtherAccelerator(kind="intel-npu", name="Intel NPU", path=f"/dev/accel/{node.name}"))
+            elif driver == "habanalabs":  # Intel Gaudi: its memory is hl-smi's to read, not sysfs'
+                npu_nodes.add(node.name)
+                found.append(OtherAccelerator(kind="gaudi", name="Intel Gaudi", path=f"/dev/accel/{node.name}"))
+                errors.append(f"Intel Gaudi {node.name}: its memory is not read (advisor reads no hl-smi)")
 
     dev = root / "dev"
     tpu_hint = any(env.get(k) for k in _TPU_ENV) or importlib.util.find_spec("libtpu") is not None

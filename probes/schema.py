@@ -171,7 +171,7 @@ class TorchSection(Section):
 
 
 class OtherAccelerator(_Model):
-    kind: Literal["tpu", "edge-tpu", "intel-npu", "apple-neural-engine", "amd-gpu", "hailo", "qualcomm-npu"]
+    kind: Literal["tpu", "edge-tpu", "intel-npu", "apple-neural-engine", "amd-gpu", "gaudi", "hailo", "qualcomm-npu"]
     name: str
     path: str | None = None
     memory_total_bytes: int | None = None

@@ -10,6 +10,9 @@ from probes.schema import Gpu, Snapshot
 from rules.plan import Request
 
 GIB = 1024**3
+# accelerators the probe finds outside NVML that plans use like GPUs:
+# the device key's prefix, and the memory as its vendor calls it
+DISCRETE_ACCELERATORS = {"amd-gpu": ("rocm", "VRAM"), "gaudi": ("hpu", "memory")}
 NO_DRIVER_MARKERS = ("library not found", "not installed")
 
 
@@ -28,6 +31,7 @@ class Device:
     cpu_flags: tuple[str, ...] = ()
     mig_uuid: str | None = None  # set for a MIG instance: the only way CUDA selects it
     rocm: bool = False  # an AMD GPU (ROCm / HIP), seen by the probe in sysfs, not by NVML
+    hpu: bool = False  # an Intel Gaudi (HPU), a what-if or a habanalabs device
 
     @property
     def capability(self) -> tuple[int, int] | None:
@@ -42,7 +46,7 @@ class Device:
         """BF16 in hardware: compute capability >= 8.0 on NVIDIA; Apple GPUs run it through MPS."""
         if self.kind == "cpu":
             return any(f in self.cpu_flags for f in ("avx512_bf16", "amx_bf16", "bf16"))
-        if self.apple or self.rocm:  # MPS; AMD GPUs of the ROCm era (CDNA2+, RDNA3) compute bf16
+        if self.apple or self.rocm or self.hpu:  # MPS; AMD GPUs of the ROCm era (CDNA2+, RDNA3); Gaudi
             return True
         abilities = self.gpu.abilities if self.gpu else None
         return bool(abilities and abilities.bf16)
@@ -157,15 +161,17 @@ def usable_devices(snapshot: Snapshot, request: Request) -> Devices:
         gpus.append(Device(f"gpu:{gpu.index}", gpu.name or f"GPU {gpu.index}", "gpu", gpu.index, gpu.memory_total_bytes,
                            gpu.memory_free_bytes, max(0, gpu.memory_free_bytes - room), gpu, apple=apple,
                            unified=gpu.unified_memory or apple))
-    if wanted is None:  # --gpus names NVML indices: AMD GPUs are used only when no NVIDIA GPU is named
-        for i, acc in enumerate(a for a in snapshot.accelerators.devices if a.kind == "amd-gpu"):
-            if acc.memory_total_bytes is None:
-                unreadable.append(f"AMD GPU {acc.name} could not be read (its VRAM size)")
-                continue
-            total = acc.memory_total_bytes
-            free = max(0, total - (acc.memory_used_bytes or 0))
-            room = headroom(total, request)
-            gpus.append(Device(f"gpu:rocm{i}", acc.name, "gpu", None, total, free, max(0, free - room), rocm=True))
+    if wanted is None:  # --gpus names NVML indices: AMD GPUs and Gaudis are used only when no NVIDIA GPU is named
+        for kind, (prefix, noun) in DISCRETE_ACCELERATORS.items():
+            for i, acc in enumerate(a for a in snapshot.accelerators.devices if a.kind == kind):
+                if acc.memory_total_bytes is None:
+                    unreadable.append(f"{acc.name} could not be read (its {noun} size)")
+                    continue
+                total = acc.memory_total_bytes
+                free = max(0, total - (acc.memory_used_bytes or 0))
+                room = headroom(total, request)
+                gpus.append(Device(f"gpu:{prefix}{i}", acc.name, "gpu", None, total, free, max(0, free - room),
+                                   rocm=kind == "amd-gpu", hpu=kind == "gaudi"))
     cpu = None
     mem = snapshot.memory
     available = mem.effective_available_bytes if mem.effective_available_bytes is not None else mem.available_bytes

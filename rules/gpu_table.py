@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from probes.abilities import abilities_for, parse_capability
 from probes.schema import Gpu, NvmlSection, Snapshot
@@ -72,8 +72,8 @@ def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> 
     Apple silicon) is a whole machine: its memory is the RAM as well, so this host's RAM, CPU and container
     limits are not borrowed: RAM plans get the same usable share of the device's memory as the GPU.
     """
-    if entry["vendor"] == "amd":
-        return _amd_machine(snapshot, entry, count)
+    if entry["vendor"] in ACCELERATOR_KIND:
+        return _accelerator_machine(snapshot, entry, count)
     gpus_ = what_if_gpus(entry, count)
     section = NvmlSection(status="ok", errors=[], device_count=count, driver_version="what-if",
                           cuda_visible=[], cuda_device_order="PCI_BUS_ID")
@@ -90,15 +90,21 @@ def with_what_if_gpus(snapshot: Snapshot, entry: dict[str, Any], count: int) -> 
     return snapshot.model_copy(update=update)
 
 
-def _amd_machine(snapshot: Snapshot, entry: dict[str, Any], count: int) -> Snapshot:
-    """The machine with `count` idle AMD GPUs of `entry` and no NVIDIA GPU: AMD GPUs are what the probe finds in
-    sysfs (ROCm), not NVML devices, so they go in as accelerators of kind amd-gpu, as a probed machine has them."""
+# vendors whose GPUs the probe finds outside NVML, and the accelerator kind a probed machine lists them as
+ACCELERATOR_KIND: dict[str, Literal["amd-gpu", "gaudi"]] = {"amd": "amd-gpu", "intel": "gaudi"}
+
+
+def _accelerator_machine(snapshot: Snapshot, entry: dict[str, Any], count: int) -> Snapshot:
+    """The machine with `count` idle AMD GPUs or Intel Gaudis of `entry` and no NVIDIA GPU: they are what the probe
+    finds outside NVML (AMD GPUs in sysfs, ROCm; Gaudis by the habanalabs driver), so they go in as accelerators of
+    their kind, as a probed machine has them."""
     from probes.schema import AcceleratorsSection, OtherAccelerator
 
+    kind = ACCELERATOR_KIND[entry["vendor"]]
     total = gpu_budget_bytes(entry)
-    amd = [OtherAccelerator(kind="amd-gpu", name=f"{entry['name']} (what-if)", path=None, memory_total_bytes=total,
+    amd = [OtherAccelerator(kind=kind, name=f"{entry['name']} (what-if)", path=None, memory_total_bytes=total,
                             memory_used_bytes=0) for _ in range(count)]
-    others = [a for a in snapshot.accelerators.devices if a.kind != "amd-gpu"]
+    others = [a for a in snapshot.accelerators.devices if a.kind not in ACCELERATOR_KIND.values()]
     section = NvmlSection(status="ok", errors=[], device_count=0, driver_version="what-if", cuda_visible=[],
                           cuda_device_order="PCI_BUS_ID")
     accelerators = AcceleratorsSection(status="ok", errors=[], devices=[*others, *amd])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from probes.schema import Snapshot
+from rules.devices import DISCRETE_ACCELERATORS
 from rules.plan import Recommendation, Request
 from rules.precisions import ALL
 from rules.ranking import FOUR_BIT_QUALITY_RANK
@@ -34,9 +35,11 @@ def _subtract(snapshot: Snapshot, rec: Recommendation) -> Snapshot:
     accelerators = snapshot.accelerators
     for use in plan.per_device:
         taken = use.reserved_bytes if use.reserved_bytes is not None else use.memory.total_bytes
-        if use.device.startswith("gpu:rocm"):  # an AMD GPU: its VRAM is the probe's sysfs reading
-            k = int(use.device.removeprefix("gpu:rocm"))
-            amd = [a for a in accelerators.devices if a.kind == "amd-gpu"]
+        outside = next(((kind, p) for kind, (p, _label) in DISCRETE_ACCELERATORS.items()
+                        if use.device.startswith(f"gpu:{p}")), None)
+        if outside is not None:  # an AMD GPU or a Gaudi: its memory is the probe's accelerator reading
+            k = int(use.device.removeprefix(f"gpu:{outside[1]}"))
+            amd = [a for a in accelerators.devices if a.kind == outside[0]]
             if k < len(amd):
                 card = amd[k]
                 used = (card.memory_used_bytes or 0) + taken

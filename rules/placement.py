@@ -105,7 +105,7 @@ def target_of(device: Device) -> Target | None:
     """What an engine's memory rules may ask of the GPU (None for the CPU)."""
     if device.kind == "cpu":
         return None
-    return Target(device.name, device.total, device.capability, device.rocm)
+    return Target(device.name, device.total, device.capability, device.rocm, device.hpu)
 
 
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
@@ -189,6 +189,18 @@ def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
     return w.total + kv_prompt + prefill + runtime, w.total + kv + decode + runtime
 
 
+def _split_phases(job: Job, device: Device, kv: int) -> tuple[int, int, int] | None:
+    """(the prompt's whole KV, the prefill's working memory, the decode's) of a layer split whose engine models its
+    phases and whose prompt is shorter than the context; None when one phase is the peak."""
+    target = target_of(device)
+    prefill = _prefill_working(job, target, 1)
+    phased = _phases(job, target, 1, kv, prefill)
+    if phased is None:
+        return None
+    (kv_prompt, prefill_w), (_kv, decode_w) = phased
+    return kv_prompt, prefill_w, decode_w
+
+
 def single(job: Job, device: Device) -> Draft:
     """Everything on one device (a GPU, a unified-memory GPU, or the CPU)."""
     on_cpu = device.kind == "cpu"
@@ -225,7 +237,7 @@ def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
     flags = []
     for d in devices:
         r = job.eng.reserve(per_gpu.weights_bytes, per_gpu.kv_cache_bytes, act + runtime, d.total, d.free, d.budget,
-                            job.request.gpu_memory_utilization, job.joint)
+                            job.request.gpu_memory_utilization, job.joint, target_of(d))
         assert r is not None
         use = _use(d, per_gpu, r.reserved_bytes)
         uses.append(use.model_copy(update={"fits": r.fits}))
@@ -233,7 +245,8 @@ def _preallocating(job: Job, devices: tuple[Device, ...], tp: int) -> Draft:
     placement: Placement = "tensor-parallel" if tp > 1 else ("unified" if devices[0].unified else "single-gpu")
     chosen: float | None = min(flags) if flags else None
     notes: tuple[str, ...] = ()
-    if chosen is not None and job.request.gpu_memory_utilization is None and chosen < 0.85:
+    # (on a Gaudi the flag is a share of what the weights leave, so a lower value says nothing about other processes)
+    if chosen is not None and job.request.gpu_memory_utilization is None and chosen < 0.85 and not devices[0].hpu:
         notes = (f"{job.eng.memory_flag} {chosen:.2f} (below the engine's default): other processes hold memory",)
     return Draft(placement, tuple(uses), all(u.fits for u in uses), gpu_layers=w.layers, tensor_parallel_size=tp,
                  gpu_memory_utilization=chosen, notes=notes)
@@ -266,10 +279,20 @@ def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     counts = _assign_layers(caps, per_layer, layers)
     if sum(counts) < layers:  # spread what is left proportionally so the shortfall is visible
         counts[-1] += layers - sum(counts)
+    phased = _split_phases(job, devices[0], kv)
     uses = []
     for i, (d, n) in enumerate(zip(devices, counts, strict=True)):
         outside = w.outside if i == 0 else 0
-        uses.append(_use(d, _mem(n * w.per_layer + outside, n * kv_layer, act, runtime)))
+        weights, kv_here = n * w.per_layer + outside, n * kv_layer
+        if phased is None:
+            uses.append(_use(d, _mem(weights, kv_here, act, runtime)))
+            continue
+        # each GPU's own phases: its layers' share of the prompt's KV with the prefill's working memory (every GPU
+        # runs the prefill of its layers at the whole prompt), its share of the whole cache with the decode's
+        kv_prompt_here = math.ceil(phased[0] * n / layers) if layers else 0
+        prefill, decode = weights + kv_prompt_here + phased[1] + runtime, weights + kv_here + phased[2] + runtime
+        mem = _mem(weights, kv_here, max(prefill, decode) - weights - kv_here - runtime, runtime)
+        uses.append(_use(d, mem.model_copy(update={"prefill_bytes": prefill, "decode_bytes": decode})))
     return Draft("layer-split", tuple(uses), all(u.fits for u in uses), gpu_layers=layers,
                  notes=(f"layers per GPU: {', '.join(map(str, counts))}",))
 

@@ -26,6 +26,9 @@ from rules.units import gib
 Siblings = Callable[[ModelSpec], Sequence[ModelSpec]]
 DEFAULT_CONTEXT_CAP = 8192
 MAX_SPLIT = 16
+# what vLLM's Gaudi plugin loads (vllm-gaudi vllm_gaudi/platform.py supported_quantization: fp8, inc, awq_hpu,
+# gptq_hpu, compressed-tensors, ...; bf16 natively)
+GAUDI_PRECISIONS = frozenset({"bf16", "fp8", "awq-int4", "gptq-int4"})
 AMD_FP8 = re.compile(r"MI3[0-9]{2}", re.IGNORECASE)  # CDNA3+ (gfx942, gfx950) have FP8 matrix cores (AMD CDNA 3 ISA)
 ABILITY_TEXT = {"bf16": "≥ 8.0", "fp8": "8.9 or ≥ 9.0", "fp4": "10.x or 12.x", "int8_tensor_cores": "≥ 7.5"}
 MAX_CONTEXT = 10_000_000
@@ -100,6 +103,14 @@ def gate(precision: Precision, engine: str, device: Device, snapshot: Snapshot) 
         if not precision.cpu:
             return f"{p} needs GPU kernels; it does not run on the CPU"
         return None
+    if device.hpu:
+        if not eng.runs_on_gaudi:
+            return (f"{engine} does not run on Intel Gaudi (vLLM does, with the vllm-gaudi plugin; optimum-habana and "
+                    "TGI's Gaudi backend are not planned by advisor)")
+        if p in GAUDI_PRECISIONS:
+            return None
+        return (f"{p} does not run on Intel Gaudi: vLLM's Gaudi plugin loads bf16, fp8 (Intel Neural Compressor, "
+                "after a calibration run) and AWQ / GPTQ 4-bit checkpoints")
     if device.rocm:
         if not eng.runs_on_rocm:
             return f"{engine} needs CUDA (NVIDIA); it does not run on AMD GPUs"
@@ -215,7 +226,7 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
 def _gate_kind(d: Device) -> tuple[object, ...]:
     """What a gate looks at: devices alike in it pass or fail together."""
     g = d.gpu
-    return (d.kind, d.name, d.apple, d.rocm, d.unified, d.is_mig, g.compute_capability if g else None,
+    return (d.kind, d.name, d.apple, d.rocm, d.hpu, d.unified, d.is_mig, g.compute_capability if g else None,
             g.abilities if g else None)
 
 
@@ -299,6 +310,11 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
     room = min((1 - u.memory.total_bytes / u.budget_bytes) if u.budget_bytes else -1.0 for u in draft.uses)
     device = next((d for d in (*devs.gpus, devs.cpu) if d is not None and d.key == draft.uses[0].device), None)
     notes = list(draft.notes)
+    hpu = [g for g in devs.gpus if g.hpu and g.key in {u.device for u in draft.uses}]
+    if hpu:
+        ids = ",".join(g.key.removeprefix("gpu:hpu") for g in hpu)
+        notes.append(f"Intel Gaudi: select it with HABANA_VISIBLE_MODULES={ids} (check the module IDs with hl-smi), and "
+                     "install the vllm-gaudi plugin over vLLM")
     rocm = [g for g in devs.gpus if g.rocm and g.key in {u.device for u in draft.uses}]
     if rocm:
         ids = ",".join(g.key.removeprefix("gpu:rocm") for g in rocm)
@@ -545,6 +561,9 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
                 precision=plan.precision, engine=plan.engine, placement=plan.placement,
                 reason=f"{plan.precision} / {plan.engine} ({plan.placement}): needs {gib(worst.memory.total_bytes)} on "
                        f"{_device_label(worst)}, {gib(worst.budget_bytes)} usable ({gib(worst.free_bytes)} free minus headroom)"))
+    if spec.pinned_precision is not None:
+        # the checkpoint's own format's reasons first: they say why it does not run, the others only that it is pinned
+        rejected.sort(key=lambda r: r.precision != spec.pinned_precision)
     notes = list(devs.notes)
     best = [_own_context(p, context) for p in best]
     if best and best[0].context != context:

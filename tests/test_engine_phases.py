@@ -107,3 +107,61 @@ def test_settings_say_flash_attention_as_the_plan_was_sized() -> None:
     assert gemma.settings is not None
     assert "OLLAMA_FLASH_ATTENTION" not in gemma.settings["env"]  # Ollama runs Gemma 2 without it, whatever it is told
     assert "without flash attention" in (gemma.settings["note"] or "")
+
+
+def test_a_layer_split_sizes_each_gpu_by_its_own_phases() -> None:
+    """transformers with device_map over three GPUs, a 2,048-token prompt and a 32,768-token context: every GPU runs
+    the prefill of its layers at the whole prompt (the same working memory on each), and holds its layers' share of
+    the KV cache: per layer and token, K and V of 8 heads x 128 x 2 bytes (Qwen2.5-72B's config)."""
+    from rules.engines.transformers import transformers_activations
+    from rules.precisions import BY_NAME
+
+    spec = resolve("Qwen2.5-72B-Instruct")
+    three = machine([gpu(i, "NVIDIA A100-SXM4-80GB", 79.25, "8.0") for i in range(3)], ram_gib=512)
+    plan = decide(spec, three, Request(engine="transformers", precision="bf16", context=32768, prompt=2048,
+                                       placement="layer-split")).plan
+    assert plan is not None and plan.placement == "layer-split" and len(plan.per_device) == 3
+    counts = [int(n) for n in plan.notes[0].split(": ")[1].split(", ")]
+    working = transformers_activations(spec, 2048, 1, 2, BY_NAME["bf16"], Target("A100", 80 * GIB, (8, 0)))
+    per_layer_token = 2 * 8 * 128 * 2
+    for use, n in zip(plan.per_device, counts, strict=True):
+        m = use.memory
+        assert m.prefill_bytes == m.weights_bytes + n * 2048 * per_layer_token + working + m.runtime_bytes
+        assert m.kv_cache_bytes == n * 32768 * per_layer_token
+        assert m.total_bytes == max(m.prefill_bytes, m.decode_bytes or 0)
+
+
+def test_eager_only_models_hold_their_attention_scores() -> None:
+    """Gemma 2 runs eager attention in transformers (modeling_gemma2.py: `_supports_sdpa = False  # sdpa does not
+    support softcapping`): the scores of a layer, heads x prompt x prompt, in bf16 with their fp32 softmax beside them
+    (6 bytes each), with q and the repeated K/V, outgrow the MLP's peak at 8,192 tokens. The same shapes under SDPA
+    keep only the MLP's (3F + 4H) per token."""
+    spec = resolve("gemma-2-9b-it")
+    heads, hd, h, f = 16, 256, 3584, 14336  # gemma-2-9b's config
+    assert (spec.heads, spec.head_dim, spec.hidden_size, spec.intermediate_size) == (heads, hd, h, f)
+    a100 = machine([gpu(0, "NVIDIA A100-SXM4-80GB", 79.25, "8.0")])
+    sdpa_twin = spec.model_copy(update={"model_type": "gemma3_text", "name": "sdpa twin"})
+    request = Request(engine="transformers", precision="bf16", context=8192)
+    eager = decide(spec, a100, request).plan
+    sdpa = decide(sdpa_twin, a100, request).plan
+    assert eager is not None and sdpa is not None
+    p = 8192
+    scores = heads * p * p * (2 + 4) + p * (3 * heads * hd + 4 * h) * 2
+    assert eager.memory.activations_bytes - sdpa.memory.activations_bytes == scores - p * (3 * f + 4 * h) * 2
+    # 24 GB is no longer enough for it all on the GPU at 8k: the scores alone are 6 GiB
+    rtx = decide(spec, machine([gpu(0, "NVIDIA GeForce RTX 4090", 23.99, "8.9")]),
+                 Request(engine="transformers", precision="bf16", context=8192, allow_cpu=False)).plan
+    assert rtx is None or rtx.placement != "single-gpu"
+
+
+def test_transformers_runs_fine_grained_fp8_where_its_kernel_does() -> None:
+    """transformers' fine-grained FP8 (an fp8 weight and an fp32 scale per 128 x 128 block; its quantizer needs
+    compute capability >= 8.9): a Qwen3-8B-FP8 checkpoint gets a transformers plan on an RTX 4090 (8.9), and on an
+    A100 (8.0) the reason it does not, first."""
+    ok = api.recommend("Qwen3-8B-FP8", gpu="RTX 4090", engine="transformers")
+    assert ok.plan is not None and (ok.plan.precision, ok.plan.engine) == ("fp8", "transformers")
+    assert ok.settings is not None and "FineGrainedFP8Config" not in ok.settings["python"]  # stored in fp8 already
+    fresh = api.recommend("Qwen3-8B", gpu="RTX 4090", engine="transformers", precision="fp8")
+    assert fresh.settings is not None and "quantization_config=FineGrainedFP8Config()" in fresh.settings["python"]
+    old = api.recommend("Qwen3-8B-FP8", gpu="A100", engine="transformers")
+    assert old.plan is None and "compute capability 8.9" in old.rejected[0].reason

@@ -32,6 +32,9 @@ def context_for(plan: Plan, spec: ModelSpec) -> Context:
     rocm = [d.removeprefix("gpu:rocm") for d in plan.devices if d.startswith("gpu:rocm")]
     if rocm:  # AMD GPUs (ROCm): HIP selects them, in the probe's order of AMD cards
         env = {"HIP_VISIBLE_DEVICES": ",".join(rocm)}
+    hpu = [d.removeprefix("gpu:hpu") for d in plan.devices if d.startswith("gpu:hpu")]
+    if hpu:  # Intel Gaudi: the habanalabs runtime selects modules (docs.habana.ai; the vllm-gaudi plugin's
+        env = {"HABANA_VISIBLE_MODULES": ",".join(hpu)}  # device_control_env_var)
     return Context(model_ref(spec), env, plan.rope_scaling)
 
 

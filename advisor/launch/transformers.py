@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.launch.common import Context, quantize_note
+from rules.engines.transformers import MMAP_THRESHOLD_ENV
 from rules.plan import Plan
 from rules.spec import ModelSpec
 
@@ -22,6 +23,9 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
         imports.append("BitsAndBytesConfig")
         kwargs.append("quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=\"nf4\", "
                       "bnb_4bit_compute_dtype=torch.bfloat16)")
+    elif plan.precision == "fp8" and spec.quantization is None:  # a checkpoint stored in fp8 loads as it is
+        imports.append("FineGrainedFP8Config")
+        kwargs.append("quantization_config=FineGrainedFP8Config()")
     elif plan.precision == "int8":
         imports.append("BitsAndBytesConfig")
         kwargs.append("quantization_config=BitsAndBytesConfig(load_in_8bit=True)")
@@ -45,5 +49,24 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
                      "\"o_proj\"]))")
     if plan.mode != "inference":
         lines.append("model.gradient_checkpointing_enable()")
-    return {"engine": "transformers", "python": "\n".join(lines), "env": ctx.env, "torch_dtype": dtype,
-            "device_map": device_map, "note": quantize_note(plan, spec)}
+    env, note = dict(ctx.env), quantize_note(plan, spec)
+    if plan.placement == "cpu" and plan.mode == "inference":
+        env.update(MMAP_THRESHOLD_ENV)
+        steady = heap_note(plan, spec)
+        note = f"{note}; {steady}" if note else steady
+    return {"engine": "transformers", "python": "\n".join(lines), "env": env, "torch_dtype": dtype,
+            "device_map": device_map, "note": note}
+
+
+def heap_note(plan: Plan, spec: ModelSpec) -> str:
+    """What the mmap-threshold setting in the env does to this CPU plan's peak."""
+    from rules.engines.transformers import compute_bytes, cpu_peak_mmapped
+    from rules.precisions import BY_NAME
+
+    m = plan.memory
+    prompt = plan.prompt or plan.context or 0
+    elem = compute_bytes(BY_NAME[plan.precision], True) if plan.precision in BY_NAME else 4
+    steady = cpu_peak_mmapped(spec, prompt, plan.batch, elem, m.weights_bytes, m.kv_cache_bytes)
+    return (f"with {' '.join(f'{k}={v}' for k, v in MMAP_THRESHOLD_ENV.items())} (in env) glibc leaves no holes in "
+            f"its heap: this run then peaks at about {steady / GIB:.2f} GiB every time, instead of up to "
+            f"{m.total_bytes / GIB:.2f} GiB (the verdict keeps the larger)")

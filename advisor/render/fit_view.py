@@ -119,6 +119,12 @@ def render_result(result: FitResult, console: Console, verbose: bool = False) ->
             console.print(f"  phases: prefill of {plan.prompt or plan.context or 0:,} tokens "
                           f"{gib(plan.memory.prefill_bytes, 2)}, end of decode at {plan.context or 0:,} tokens "
                           f"{gib(plan.memory.decode_bytes, 2)}: the larger is the peak", style="dim")
+        split = [u for u in plan.per_device if u.memory.prefill_bytes is not None and u.memory.decode_bytes is not None]
+        if len(split) > 1:
+            each = "; ".join(f"{u.device} {gib(u.memory.prefill_bytes or 0, 2)} / {gib(u.memory.decode_bytes or 0, 2)}"
+                             for u in split)
+            console.print(f"  phases per GPU (prefill of {plan.prompt or 0:,} tokens / end of decode at "
+                          f"{plan.context or 0:,}): {each}; each GPU's larger is its peak", style="dim")
         for note in plan.notes:
             console.print(f"  note: {note}", style="yellow")
     elif result.missing_bytes:

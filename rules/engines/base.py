@@ -24,6 +24,7 @@ class Target:
     total_bytes: int
     capability: tuple[int, int] | None = None  # NVIDIA compute capability; None elsewhere
     rocm: bool = False
+    hpu: bool = False  # Intel Gaudi
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Engine:
     needs_gpu: ClassVar[bool] = False
     runs_on_apple: ClassVar[bool] = False  # Apple GPUs (Metal / MPS)
     runs_on_rocm: ClassVar[bool] = False  # AMD GPUs (ROCm / HIP builds)
+    runs_on_gaudi: ClassVar[bool] = False  # Intel Gaudi (HPU)
     min_cc: ClassVar[tuple[int, int]] = (0, 0)  # NVIDIA compute capability floor
     precisions: ClassVar[frozenset[str]] = frozenset()  # precision rows by name
     families: ClassVar[frozenset[str]] = frozenset()  # or whole families (gguf)
@@ -113,7 +115,7 @@ class Engine:
         return 0
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
-                joint: bool) -> Reservation | None:
+                joint: bool, target: Target | None = None) -> Reservation | None:
         """Pre-allocating engines: the flag's value and what it reserves on one GPU; None for the others.
 
         Args:

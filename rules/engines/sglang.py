@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from rules.engines.base import Reservation
+from rules.engines.base import Reservation, Target
 from rules.engines.vllm import SERVER_PRECISIONS, ServingEngine
 from rules.memory import MIB
 
@@ -37,7 +37,7 @@ class SGLang(ServingEngine):
     sizes_for_full_batch = False  # activations are allocated as a prefill chunk runs, outside the static pool
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
-                joint: bool) -> Reservation | None:
+                joint: bool, target: Target | None = None) -> Reservation | None:
         """The static pool (weights + KV) is `fraction x total`; activations and runtime come on top of it."""
         static = weights + kv
         if flag is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from rules.engines.base import Reservation
+from rules.engines.base import Reservation, Target
 from rules.engines.vllm import ServingEngine
 
 DEFAULT_FREE_FRACTION = 0.9
@@ -28,7 +28,7 @@ class TensorRTLLM(ServingEngine):
     memory_flag = "--kv_cache_free_gpu_memory_fraction"
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
-                joint: bool) -> Reservation | None:
+                joint: bool, target: Target | None = None) -> Reservation | None:
         """The fraction is of what is free once weights, activations and runtime are in place: the KV pool is
         fraction x (free - fixed), and the engine takes fixed + that pool."""
         fixed = weights + dynamic

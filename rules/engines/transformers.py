@@ -60,6 +60,26 @@ GLIBC_MMAP_CEILING = 32 * MIB
 #   with torch.matmul (gemm.py, FP16_MATMUL_HEURISTIC_CONDITION = x.shape[0] * x.shape[1] >= 1024); loading a
 #   checkpoint with tied embeddings holds the embedding matrix twice for a moment (the published 0.5B / 1.5B / 3B AWQ
 #   rows peak at weights + the embedding to within 1 % at a 1-token prompt, where GPTQ of the same model does not).
+# Eager attention. The model classes whose modeling file sets `_supports_sdpa = False` (transformers 5.24:
+# models/gemma2 "sdpa does not support softcapping", gpt_oss (attention sinks), gemma4, vaultgemma, t5gemma,
+# deepseek_v4, granite_swa, granitemoe_swa, mimo_v2_flash, hy_v4, inkling2, flint) run eager attention unless told
+# otherwise (flash_attention_2 is never the default). eager_attention_forward materialises the scores, batch x heads
+# x queries x keys, in the model's dtype, and softmax upcasts them to fp32 beside them: (element + 4) bytes each at
+# the softmax, with the layer's q and the K/V repeated to every head.
+EAGER_ONLY_MODEL_TYPES = frozenset({"gemma2", "gpt_oss", "gemma4", "gemma4_text", "vaultgemma", "t5gemma",
+                                    "deepseek_v4", "granite_swa", "granitemoe_swa", "mimo_v2_flash", "hy_v4",
+                                    "inkling2", "flint"})
+
+
+def eager_attention(spec: ModelSpec, queries: int, keys: int, batch: int, element_bytes: int) -> int:
+    """The attention block's live bytes when the scores are materialised (0 for models that run SDPA)."""
+    if (spec.model_type or "") not in EAGER_ONLY_MODEL_TYPES:
+        return 0
+    heads, hd = spec.heads or 0, spec.head_dim or 0
+    scores = batch * heads * queries * keys * (element_bytes + 4)
+    return scores + batch * queries * (3 * heads * hd + 4 * (spec.hidden_size or 0)) * element_bytes
+
+
 EXLLAMA_V2_ROWS = 2048 * 8  # scratch_space_fixed's defaults: max_input_len x max_batch_size
 AUTOGPTQ_INT8_TOKENS = 128  # qlinear_cuda_old's kernel_switch_threshold
 AUTOGPTQ_INT8_COPIES = 3
@@ -119,6 +139,7 @@ def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, el
     f, h = ffn_width(spec), spec.hidden_size or 0
     layer = one_layer_weights(spec, precision)
     mlp = tokens * (PREFILL_MLP * f + PREFILL_HIDDEN * h) * element_bytes
+    mlp = max(mlp, eager_attention(spec, prompt_tokens, prompt_tokens, batch, element_bytes))
     if precision is not None:
         mlp = max(mlp, tokens * (f + 2 * h) * element_bytes + quant_transient(spec, precision, tokens, target))
         persistent = quant_persistent(spec, precision, target)
@@ -145,8 +166,28 @@ def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int
     """
     tokens = prompt_tokens * batch
     mlp = TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes
+    mlp = max(mlp, eager_attention(spec, prompt_tokens, prompt_tokens, batch, element_bytes))
     holes = TRANSFORMERS_CPU_HOLES * (spec.layers or 0) * heap_kept(tokens * (spec.hidden_size or 0) * element_bytes)
     return math.ceil(TRANSFORMERS_CPU_ACT_BASE + mlp + holes)
+
+
+# glibc's mmap threshold held low (MALLOC_MMAP_THRESHOLD_=65536 in the environment; glibc reads it at start,
+# mallopt(3)): every block of 64 KiB or more is mmapped and unmapped when freed, and the dynamic threshold no longer
+# climbs towards 32 MiB, so freed temporaries leave no holes in the heap. Measured (benchmarks/measure_cpu_malloc.py,
+# benchmarks/data/cpu-malloc.json): the peak is then the live memory, weights + KV + the process + the working
+# memory without the holes term, to within a few MiB, and the same in every run.
+MMAP_THRESHOLD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+MMAP_MARGIN = 0.05  # of the process and working memory: what the measured peaks under the setting stay within
+
+
+def cpu_peak_mmapped(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int, weights: int,
+                     kv: int) -> int:
+    """The peak RSS of a transformers CPU plan run with MMAP_THRESHOLD_ENV: no holes, one figure for every run."""
+    tokens = prompt_tokens * batch
+    mlp = max(TRANSFORMERS_CPU_MLP * tokens * ffn_width(spec) * element_bytes,
+              eager_attention(spec, prompt_tokens, prompt_tokens, batch, element_bytes))
+    live = TRANSFORMERS_CPU_PROCESS + TRANSFORMERS_CPU_ACT_BASE + mlp
+    return weights + kv + math.ceil(live * (1 + MMAP_MARGIN))
 
 
 def cpu_range(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int, weights: int, kv: int,
@@ -179,7 +220,11 @@ class Transformers(Engine):
     runs_on_apple = True
     runs_on_rocm = True  # PyTorch's ROCm builds
     min_cc = (3, 7)
-    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "int8", "awq-int4", "gptq-int4", "gptq-int8", "nf4"})
+    # fp8: transformers' fine-grained FP8 (FineGrainedFP8Config, or a checkpoint stored so, e.g. Qwen3-8B-FP8): an fp8
+    # weight with an fp32 scale per 128 x 128 block, run by its w8a8 block kernel on compute capability >= 8.9 (its
+    # quantizer refuses older GPUs), which is the fp8 row's gate
+    precisions: ClassVar[frozenset[str]] = frozenset({"bf16", "fp16", "fp32", "fp8", "int8", "awq-int4", "gptq-int4",
+                                                      "gptq-int8", "nf4"})
     kv_dtypes = ("fp16", "bf16", "fp32")
     layer_split = True
     offload = True
@@ -226,7 +271,8 @@ class Transformers(Engine):
         cache_layers = len(spec.kv_layers) if spec.kv_layers is not None else (spec.layers or 1)
         one_layer = kv_cache_bytes(spec, self, context, batch, kv_element_bytes) // max(1, cache_layers)
         logits = (spec.vocab_size or 0) * 4 * batch
-        decode = (TRANSFORMERS_BASE + one_layer_weights(spec, precision) + 2 * one_layer + logits
+        step = max(2 * one_layer, eager_attention(spec, 1, context, batch, elem))
+        decode = (TRANSFORMERS_BASE + one_layer_weights(spec, precision) + step + logits
                   + quant_workspace(spec, precision, batch, target))
         return {"prefill": (prefill, prefill, ""), "decode": (decode, decode, "one layer's K/V copied by the cache's "
                                                                "concatenation, the step's logits")}

@@ -77,6 +77,33 @@ def fraction_reservation(need: int, total: int, free: int, budget: int, flag: fl
     return Reservation(fraction, reserved, need <= reserved <= limit)
 
 
+# vLLM on Intel Gaudi (vllm-gaudi docs/configuration/warm-up/warm-up.md; vllm_gaudi/v1/worker/hpu_worker.py):
+# --gpu-memory-utilization "specifies the memory margin after loading the model and running a profiling pass", a
+# share of the memory then free, not of the total; of that share VLLM_GRAPH_RESERVED_MEM (0.1) goes to HPU graphs
+# and the rest to the KV cache.
+GAUDI_GRAPH_SHARE = 0.1
+
+
+def gaudi_reservation(weights: int, kv: int, dynamic: int, free: int, budget: int, flag: float | None,
+                      joint: bool) -> Reservation:
+    fixed = weights + dynamic
+    left = free - fixed
+    if left <= 0:
+        return Reservation(flag if flag is not None else DEFAULT_UTILIZATION, fixed, False)
+    kv_share = 1 - GAUDI_GRAPH_SHARE
+    if flag is not None:
+        fraction = flag
+    elif joint:
+        fraction = min(0.99, math.ceil(kv / kv_share / left * 100 + 1) / 100)
+    else:
+        room = budget - fixed
+        fraction = max(0.0, min(DEFAULT_UTILIZATION, math.floor(room / left * 100) / 100)) if room > 0 else 0.0
+    pool = int(fraction * left)
+    reserved = fixed + pool
+    limit = free if flag is not None else budget
+    return Reservation(fraction, reserved, kv <= pool * kv_share and reserved <= limit)
+
+
 # The checkpoint formats vLLM and SGLang both load (their "Quantization" docs list the same methods for these rows).
 SERVER_PRECISIONS: frozenset[str] = frozenset({"bf16", "fp16", "fp8", "int8-w8a8", "awq-int4", "gptq-int4", "gptq-int8",
                                               "nvfp4", "mxfp4"})
@@ -132,10 +159,15 @@ class VLLM(ServingEngine):
     checks_torch_kernels = True
     kv_block_tokens = VLLM_BLOCK
     runs_on_rocm = True  # vLLM's ROCm build (docs.vllm.ai: "GPU: AMD ROCm")
+    runs_on_gaudi = True  # with the vllm-gaudi plugin (github.com/vllm-project/vllm-gaudi)
     unsupported_model_types: ClassVar[dict[str, str]] = {"mllama": MLLAMA_GONE}
     memory_flag = "--gpu-memory-utilization"
 
     def batch_defaults(self, target: Target | None) -> tuple[int, int]:
+        if target is not None and target.hpu:
+            # the Gaudi platform reports a total of 0 to get_batch_defaults (vllm_gaudi/platform.py
+            # get_device_total_memory, "This is a workaround!"), so vLLM takes its small-device defaults
+            return VLLM_DEFAULTS
         if target is None or (target.total_bytes >= BIG_GPU_BYTES and "a100" not in target.name.lower()):
             return VLLM_BIG_DEFAULTS
         return VLLM_DEFAULTS
@@ -143,9 +175,13 @@ class VLLM(ServingEngine):
     def runtime(self, on_cpu: bool, spec: ModelSpec | None = None, batch: int = 1,
                 target: Target | None = None) -> int:
         """The CUDA context and the captured CUDA graphs (by the batch sizes vLLM captures for this plan)."""
+        if target is not None and target.hpu:
+            return CUDA_CONTEXT_TORCH  # HPU graphs come out of the KV share of the reservation (see reserve)
         batched = self.batch_defaults(target)[0]
         return CUDA_CONTEXT_TORCH + cuda_graph_bytes(spec, self.sequences(batch, target), batched)
 
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
-                joint: bool) -> Reservation | None:
+                joint: bool, target: Target | None = None) -> Reservation | None:
+        if target is not None and target.hpu:
+            return gaudi_reservation(weights, kv, dynamic, free, budget, flag, joint)
         return fraction_reservation(weights + kv + dynamic, total, free, budget, flag, joint, DEFAULT_UTILIZATION)
