@@ -1,6 +1,6 @@
 """Do glibc's malloc settings shrink the heap holes that make a CPU peak move between runs?
 
-Run:  python benchmarks/measure_cpu_malloc.py [--runs 5] [--out benchmarks/data/cpu-malloc.json]
+Run:  python benchmarks/measure_cpu_malloc.py [--runs 4] [--out benchmarks/data/cpu-malloc.json]
 Needs: torch and transformers (pip install -e ".[bench]"). No downloads (catalog configs, random weights).
 
 The same rows as benchmarks/measure_cpu.py (its `--one` child measures each: RSS after loading, VmHWM during
@@ -75,7 +75,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="fresh processes per row and setting (default %(default)s)")
+    ap.add_argument("--runs", type=int, default=4, help="fresh processes per row and setting (default %(default)s)")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                      "conditions": runs[0]["conditions"]})
     doc = {"about": "Peak RSS of HF transformers' generate() on the CPU under glibc malloc settings, by "
                     "benchmarks/measure_cpu_malloc.py (rows and child of benchmarks/measure_cpu.py). Bytes.",
-           "command": "python benchmarks/measure_cpu_malloc.py" + (f" --runs {args.runs}" if args.runs != 5 else ""),
+           "command": "python benchmarks/measure_cpu_malloc.py" + (f" --runs {args.runs}" if args.runs != 4 else ""),
            "seconds": round(time.perf_counter() - started, 1), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")

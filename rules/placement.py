@@ -266,20 +266,39 @@ def _assign_layers(capacities: list[int], per_layer: int, layers: int) -> list[i
     return out
 
 
+def _assign_phased(devices: tuple[Device, ...], w: M.WeightSplit, runtime: int, phased: tuple[int, int, int],
+                   kv_layer: int) -> list[int]:
+    """Layers per GPU, in order, as many as both phases leave room for on each: the prefill (each layer with its
+    share of the prompt's KV, beside the prefill's working memory) and the end of decode (with its share of the
+    whole cache, beside the decode's)."""
+    kv_prompt, prefill_w, decode_w = phased
+    layers = w.layers
+    kvp_layer = math.ceil(kv_prompt / layers) if layers else 0
+    out, left = [], layers
+    for i, d in enumerate(devices):
+        room = d.budget - runtime - (w.outside if i == 0 else 0)
+        fits = [(room - work) // (w.per_layer + kv_l) if w.per_layer + kv_l else left
+                for work, kv_l in ((prefill_w, kvp_layer), (decode_w, kv_layer))]
+        n = max(0, min(left, *fits))
+        out.append(n)
+        left -= n
+    return out
+
+
 def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     """Layers spread over several GPUs (transformers device_map, llama.cpp --split-mode layer)."""
     w, kv, act, runtime = _inference_parts(job, devices[0])
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
     per_layer = w.per_layer + kv_layer
-    caps = []
-    for i, d in enumerate(devices):
-        fixed = act + runtime + (w.outside if i == 0 else 0)
-        caps.append(max(0, d.budget - fixed))
-    counts = _assign_layers(caps, per_layer, layers)
+    phased = _split_phases(job, devices[0], kv)
+    if phased is None:
+        caps = [max(0, d.budget - act - runtime - (w.outside if i == 0 else 0)) for i, d in enumerate(devices)]
+        counts = _assign_layers(caps, per_layer, layers)
+    else:
+        counts = _assign_phased(devices, w, runtime, phased, kv_layer)
     if sum(counts) < layers:  # spread what is left proportionally so the shortfall is visible
         counts[-1] += layers - sum(counts)
-    phased = _split_phases(job, devices[0], kv)
     uses = []
     for i, (d, n) in enumerate(zip(devices, counts, strict=True)):
         outside = w.outside if i == 0 else 0

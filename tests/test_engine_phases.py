@@ -165,3 +165,47 @@ def test_transformers_runs_fine_grained_fp8_where_its_kernel_does() -> None:
     assert fresh.settings is not None and "quantization_config=FineGrainedFP8Config()" in fresh.settings["python"]
     old = api.recommend("Qwen3-8B-FP8", gpu="A100", engine="transformers")
     assert old.plan is None and "compute capability 8.9" in old.rejected[0].reason
+
+
+def test_cpu_transformers_settings_offer_the_mmap_threshold_and_its_steady_peak() -> None:
+    """With MALLOC_MMAP_THRESHOLD_=65536 glibc mmaps every block of 64 KiB or more and unmaps it when freed, so the
+    heap keeps no holes: the settings carry it, and say the single peak it gives beside the verdict's worst (which
+    stays the plan's figure, since the settings may not be used)."""
+    from rules.engines.transformers import TRANSFORMERS_CPU_ACT_BASE, TRANSFORMERS_CPU_PROCESS
+    from tests.snapshots import NO_GPU
+
+    res = api.recommend("SmolLM2-135M-Instruct", snapshot=NO_GPU, engine="transformers", precision="fp32",
+                        context=8192)
+    plan = res.plan
+    assert plan is not None and plan.placement == "cpu" and res.settings is not None
+    assert res.settings["env"].get("MALLOC_MMAP_THRESHOLD_") == "65536"
+    m = plan.memory
+    # the live memory by hand: SmolLM2-135M's MLP is 1,536 wide; three fp32 intermediates at 8,192 tokens
+    live = TRANSFORMERS_CPU_PROCESS + TRANSFORMERS_CPU_ACT_BASE + 3 * 8192 * 1536 * 4
+    steady = m.weights_bytes + m.kv_cache_bytes + -(-live * 105 // 100)
+    assert f"peaks at about {steady / GIB:.2f} GiB every time" in res.settings["note"]
+    assert f"instead of up to {m.total_bytes / GIB:.2f} GiB" in res.settings["note"]
+    assert steady < (m.typical_total_bytes or 0) < m.total_bytes
+
+
+def test_the_mmap_threshold_peak_covers_every_measured_run() -> None:
+    """benchmarks/data/cpu-malloc.json: the same rows in fresh processes under glibc settings. Under
+    MALLOC_MMAP_THRESHOLD_=65536 the steady peak advisor offers is never below a run's peak, and at most 10 % above."""
+    import json
+    from pathlib import Path
+
+    from rules import memory as M
+    from rules.engines.transformers import cpu_peak_mmapped
+    from rules.precisions import BY_NAME
+
+    doc = json.loads((Path(__file__).parents[1] / "benchmarks" / "data" / "cpu-malloc.json").read_text())
+    rows = [r for r in doc["rows"] if r["setting"] == "mmap-threshold-64k"]
+    assert len(rows) >= 3
+    for r in rows:
+        spec = resolve(r["model"])
+        elem = 4 if r["dtype"] == "float32" else 2
+        weights = M.weight_split(spec, BY_NAME["fp32" if elem == 4 else "bf16"]).total
+        kv = M.kv_cache_bytes(spec, engine("transformers"), r["prompt_tokens"] + 4, r["batch"], elem)
+        steady = cpu_peak_mmapped(spec, r["prompt_tokens"], r["batch"], elem, weights, kv)
+        peaks = r["peak_rss_generate_runs_bytes"]
+        assert max(peaks) <= steady <= 1.10 * max(peaks), (r["model"], r["prompt_tokens"], steady, peaks)

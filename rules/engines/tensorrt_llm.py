@@ -6,11 +6,10 @@ usage of TensorRT-LLM"). Paged KV; sliding windows capped; MLA's latent cached.
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 from rules.engines.base import Reservation, Target
-from rules.engines.vllm import ServingEngine
+from rules.engines.vllm import ServingEngine, leftover_reservation
 
 DEFAULT_FREE_FRACTION = 0.9
 
@@ -31,18 +30,4 @@ class TensorRTLLM(ServingEngine):
                 joint: bool, target: Target | None = None) -> Reservation | None:
         """The fraction is of what is free once weights, activations and runtime are in place: the KV pool is
         fraction x (free - fixed), and the engine takes fixed + that pool."""
-        fixed = weights + dynamic
-        left = free - fixed
-        if left <= 0:
-            return Reservation(flag if flag is not None else DEFAULT_FREE_FRACTION, fixed, False)
-        if flag is not None:
-            fraction = flag
-        elif joint:
-            fraction = min(0.99, math.ceil(kv / left * 100 + 1) / 100)
-        else:
-            room = budget - fixed
-            fraction = max(0.0, min(DEFAULT_FREE_FRACTION, math.floor(room / left * 100) / 100)) if room > 0 else 0.0
-        pool = int(fraction * left)
-        reserved = fixed + pool
-        limit = free if flag is not None else budget
-        return Reservation(fraction, reserved, kv <= pool and reserved <= limit)
+        return leftover_reservation(weights, kv, dynamic, free, budget, flag, joint, DEFAULT_FREE_FRACTION)

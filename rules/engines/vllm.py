@@ -84,20 +84,22 @@ def fraction_reservation(need: int, total: int, free: int, budget: int, flag: fl
 GAUDI_GRAPH_SHARE = 0.1
 
 
-def gaudi_reservation(weights: int, kv: int, dynamic: int, free: int, budget: int, flag: float | None,
-                      joint: bool) -> Reservation:
+def leftover_reservation(weights: int, kv: int, dynamic: int, free: int, budget: int, flag: float | None,
+                         joint: bool, default: float, kv_share: float = 1.0) -> Reservation:
+    """An engine whose flag is a share of the memory still free once the weights, the working memory and the runtime
+    are in place (TensorRT-LLM's KV fraction, vLLM on Gaudi): it takes those plus `fraction x what is left`, of which
+    `kv_share` holds the KV cache."""
     fixed = weights + dynamic
     left = free - fixed
     if left <= 0:
-        return Reservation(flag if flag is not None else DEFAULT_UTILIZATION, fixed, False)
-    kv_share = 1 - GAUDI_GRAPH_SHARE
+        return Reservation(flag if flag is not None else default, fixed, False)
     if flag is not None:
         fraction = flag
     elif joint:
         fraction = min(0.99, math.ceil(kv / kv_share / left * 100 + 1) / 100)
     else:
         room = budget - fixed
-        fraction = max(0.0, min(DEFAULT_UTILIZATION, math.floor(room / left * 100) / 100)) if room > 0 else 0.0
+        fraction = max(0.0, min(default, math.floor(room / left * 100) / 100)) if room > 0 else 0.0
     pool = int(fraction * left)
     reserved = fixed + pool
     limit = free if flag is not None else budget
@@ -183,5 +185,6 @@ class VLLM(ServingEngine):
     def reserve(self, weights: int, kv: int, dynamic: int, total: int, free: int, budget: int, flag: float | None,
                 joint: bool, target: Target | None = None) -> Reservation | None:
         if target is not None and target.hpu:
-            return gaudi_reservation(weights, kv, dynamic, free, budget, flag, joint)
+            return leftover_reservation(weights, kv, dynamic, free, budget, flag, joint, DEFAULT_UTILIZATION,
+                                        1 - GAUDI_GRAPH_SHARE)
         return fraction_reservation(weights + kv + dynamic, total, free, budget, flag, joint, DEFAULT_UTILIZATION)
