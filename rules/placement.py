@@ -101,11 +101,21 @@ def measured_floor(memory: Memory, measured: Measured) -> tuple[Memory, str]:
         f"{gib(measured.peak_bytes)}, {gib(missed)} above the estimate; the plan uses the measurement")
 
 
+_TARGETS: dict[tuple[object, ...], Target] = {}
+
+
 def target_of(device: Device) -> Target | None:
-    """What an engine's memory rules may ask of the GPU (None for the CPU)."""
+    """What an engine's memory rules may ask of the GPU (None for the CPU); one per kind of GPU, since a decision
+    asks for it once per placement tried."""
     if device.kind == "cpu":
         return None
-    return Target(device.name, device.total, device.capability, device.rocm, device.hpu)
+    key = (device.name, device.total, device.gpu.compute_capability if device.gpu else None, device.rocm, device.hpu)
+    hit = _TARGETS.get(key)
+    if hit is None:
+        if len(_TARGETS) > 256:
+            _TARGETS.clear()
+        hit = _TARGETS[key] = Target(device.name, device.total, device.capability, device.rocm, device.hpu)
+    return hit
 
 
 _PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
