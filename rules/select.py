@@ -202,11 +202,13 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
     q = spec.quantization
     if q is not None:
         match = checkpoint_precision(q)
-        # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama
+        # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama; and transformers,
+        # asked for by name, loads it dequantized to bf16 (see engines_for)
         also = "MXFP4_MOE" if match == "mxfp4" else None
-        keep = [p for p in wanted if p.name in (match, also)]
+        dequantized = "bf16" if match == "mxfp4" and request.engine == "transformers" else None
+        keep = [p for p in wanted if p.name in (match, also, dequantized)]
         for p in wanted:
-            if p.name not in (match, also):
+            if p.name not in (match, also, dequantized):
                 rejected.append(Rejected(precision=p.name, engine="any",
                                          reason=f"this checkpoint is already {q.method}"
                                                 f"{f' {q.bits:g}-bit' if q.bits else ''}; {p.name} needs another checkpoint"))
@@ -218,6 +220,11 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
     if request.mode != "inference":
         return list(engines.training_engines())
     names = list(engines.running(precision))
+    q = spec.quantization
+    if q is not None and precision.name == "bf16" and checkpoint_precision(q) == "mxfp4":
+        # transformers' Mxfp4 quantizer dequantizes an MXFP4 checkpoint to bf16 unless triton >= 3.4 and the
+        # `kernels` package are installed (quantizers/quantizer_mxfp4.py, validate_environment); no other engine does
+        names = [n for n in names if n == "transformers"]
     if request.engine != "auto":
         return [e for e in names if e == request.engine]
     return [e for e in names if engines.get(e).auto]  # Ollama: the same runtime as llama.cpp, by name only
@@ -561,9 +568,10 @@ def recommend(spec: ModelSpec, snapshot: Snapshot, request: Request, *, joint: b
                 precision=plan.precision, engine=plan.engine, placement=plan.placement,
                 reason=f"{plan.precision} / {plan.engine} ({plan.placement}): needs {gib(worst.memory.total_bytes)} on "
                        f"{_device_label(worst)}, {gib(worst.budget_bytes)} usable ({gib(worst.free_bytes)} free minus headroom)"))
-    if spec.pinned_precision is not None:
+    shipped = spec.pinned_precision or (checkpoint_precision(spec.quantization) if spec.quantization else None)
+    if shipped is not None:
         # the checkpoint's own format's reasons first: they say why it does not run, the others only that it is pinned
-        rejected.sort(key=lambda r: r.precision != spec.pinned_precision)
+        rejected.sort(key=lambda r: r.precision != shipped)
     notes = list(devs.notes)
     best = [_own_context(p, context) for p in best]
     if best and best[0].context != context:

@@ -209,3 +209,17 @@ def test_the_mmap_threshold_peak_covers_every_measured_run() -> None:
         steady = cpu_peak_mmapped(spec, r["prompt_tokens"], r["batch"], elem, weights, kv)
         peaks = r["peak_rss_generate_runs_bytes"]
         assert max(peaks) <= steady <= 1.10 * max(peaks), (r["model"], r["prompt_tokens"], steady, peaks)
+
+
+def test_transformers_loads_an_mxfp4_checkpoint_dequantized_and_says_so() -> None:
+    """transformers' Mxfp4 quantizer dequantizes gpt-oss to bf16 as it loads unless triton >= 3.4 and `kernels` are
+    installed (quantizer_mxfp4.py, validate_environment): asked for transformers, the plan holds bf16 weights (two
+    bytes per parameter) and the settings say why; with the engine left to advisor, no engine is planned that way."""
+    spec = resolve("gpt-oss-20b")
+    hf = api.recommend("gpt-oss-20b", gpu="H100", engine="transformers", context=4096)
+    assert hf.plan is not None and (hf.plan.precision, hf.plan.engine) == ("bf16", "transformers")
+    assert hf.plan.memory.weights_bytes == 2 * spec.params_total
+    assert hf.settings is not None and "dequantizes this MXFP4 checkpoint to bf16" in (hf.settings["note"] or "")
+    auto = api.recommend("gpt-oss-20b", gpu="H100", context=4096)
+    assert auto.plan is not None and auto.plan.precision != "bf16"
+    assert all(p.precision != "bf16" for p in auto.alternatives)

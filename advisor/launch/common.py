@@ -111,7 +111,12 @@ PREQUANTIZED = {
 
 
 def quantize_note(plan: Plan, spec: ModelSpec) -> str | None:
-    """For a base model planned in a pre-quantized format: which checkpoint or tool provides it."""
+    """For a base model planned in a pre-quantized format: which checkpoint or tool provides it; for an MXFP4
+    checkpoint transformers loads as bf16, why."""
+    if spec.quantization is not None and spec.quantization.method == "mxfp4" and plan.precision == "bf16":
+        return ("transformers dequantizes this MXFP4 checkpoint to bf16 as it loads, as planned here, unless triton >= "
+                "3.4 and the kernels package are installed (pip install kernels) on a GPU of compute capability 7.5 "
+                "or newer: then it keeps MXFP4 and needs less")
     if spec.quantization is not None or spec.pinned_precision is not None or plan.precision not in PREQUANTIZED:
         return None
     suffix, tool = PREQUANTIZED[plan.precision]
