@@ -23,8 +23,9 @@ from rules.precisions import BY_NAME
 
 GIB = 1024**3
 MIB = 1024**2
-_PRECISION = {"BF16": "bf16", "FP16": "fp16", "GPTQ-Int4": "gptq-int4", "GPTQ-Int8": "gptq-int8", "AWQ": "awq-int4",
-              "AWQ-Int4": "awq-int4"}
+_PRECISION = {"BF16": "bf16", "FP16": "fp16", "FP8": "fp8", "GPTQ-Int4": "gptq-int4", "GPTQ-Int8": "gptq-int8",
+              "AWQ": "awq-int4",
+              "AWQ-Int4": "awq-int4", "AWQ-INT4": "awq-int4"}
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,15 @@ class Comparison:
 
 
 def transformers_gpu_estimate(row: dict[str, Any]) -> float:
-    """The allocator peak in GiB that `advisor fit` plans for one published row (HF transformers on the row's A100s,
+    """The allocator peak in GiB that `advisor fit` plans for one published row (HF transformers on the row's GPUs,
+    A100s unless the row names another,
     the row's prompt and its generated tokens, one GPU or a layer split as the row ran): the plan's memory on every
     GPU less the CUDA context, which torch.cuda.max_memory_allocated does not count."""
     from advisor import api
 
     gpus = int(row["gpus"])
     prompt = int(row["input_length_tokens"])
-    result = api.recommend(row["model"].split("/")[-1], gpu=f"{gpus}xA100 80GB", engine="transformers",
+    result = api.recommend(row["model"].split("/")[-1], gpu=f"{gpus}x{row.get('gpu', 'A100 80GB')}", engine="transformers",
                            precision=_PRECISION[row["precision"]], context=prompt + int(row["generated_tokens"]),
                            prompt=prompt, batch=int(row["batch_size"]), headroom="0",
                            placement="layer-split" if gpus > 1 else "single-gpu")

@@ -3,7 +3,8 @@
 Run: python benchmarks/compare.py [--plot [DIR]]   (--plot: one SVG per dataset, by default into docs/plots/)
 Rows measured in several processes show each run's range beside them; "measured" is the worst run.
 Datasets: tests/data/measured-dev.json (published HF transformers GPU peaks, the calibration rows),
-tests/data/measured-heldout.json (the same benchmark's other 100 rows, held out), tests/data/gguf-dev.json
+tests/data/measured-heldout.json (the same benchmark's other 100 rows, held out),
+tests/data/measured-qwen3-lowerbound.json (the Qwen3 benchmark's 80 rows on an H20: a lower bound), tests/data/gguf-dev.json
 (published GGUF sizes), and benchmarks/data/*.json when present (measured CPU / GPU rows).
 """
 
@@ -43,6 +44,7 @@ def other_kinds() -> None:
 def main(argv: list[str]) -> int:
     rows = (measured_rows(ROOT / "tests" / "data" / "measured-dev.json")
             + measured_rows(ROOT / "tests" / "data" / "measured-heldout.json")
+            + measured_rows(ROOT / "tests" / "data" / "measured-qwen3-lowerbound.json")
             + gguf_rows(ROOT / "tests" / "data" / "gguf-dev.json"))
     for path in sorted((ROOT / "benchmarks" / "data").glob("cpu-transformers*.json")):  # token LLMs
         rows += cpu_comparisons(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rules import engines
 from rules import memory as M
@@ -142,6 +142,9 @@ def _compute_parts(job: Job, target: Target | None, tp: int) -> tuple[M.WeightSp
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     on_cpu = target is None
     w = M.weight_split(spec, p)
+    extra = eng.extra_weights(spec, p, on_cpu)
+    if extra:
+        w = replace(w, total=w.total + extra, outside=w.outside + extra)
     kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
     prefill = _prefill_working(job, target, tp)
     act = prefill

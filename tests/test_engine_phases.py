@@ -223,3 +223,24 @@ def test_transformers_loads_an_mxfp4_checkpoint_dequantized_and_says_so() -> Non
     auto = api.recommend("gpt-oss-20b", gpu="H100", context=4096)
     assert auto.plan is not None and auto.plan.precision != "bf16"
     assert all(p.precision != "bf16" for p in auto.alternatives)
+
+
+def test_fp8_on_transformers_holds_a_tied_head_apart() -> None:
+    """Qwen's FP8 checkpoints of tied models sit above their FP8 weights by up to one 16-bit copy of the embedding at
+    every prompt length (tests/data/measured-qwen3-lowerbound.json): a transformers FP8 plan of a tied model holds
+    it (Qwen3-0.6B: 151,936 x 1,024 x 2 bytes), an untied one does not, and vLLM's FP8 plan is unchanged."""
+    from rules import memory as M
+    from rules.precisions import BY_NAME
+
+    h20 = machine([gpu(0, "NVIDIA H20", 95.0, "9.0")])
+    tied = resolve("Qwen3-0.6B")
+    assert tied.tied_embeddings
+    fp8 = M.weight_split(tied, BY_NAME["fp8"]).total
+    hf = decide(tied, h20, Request(engine="transformers", precision="fp8", context=4096)).plan
+    vllm = decide(tied, h20, Request(engine="vllm", precision="fp8", context=4096)).plan
+    assert hf is not None and vllm is not None
+    assert hf.memory.weights_bytes == fp8 + 151936 * 1024 * 2
+    assert vllm.memory.weights_bytes == fp8
+    untied = resolve("Qwen3-8B")
+    plan = decide(untied, h20, Request(engine="transformers", precision="fp8", context=4096)).plan
+    assert plan is not None and plan.memory.weights_bytes == M.weight_split(untied, BY_NAME["fp8"]).total

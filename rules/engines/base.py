@@ -100,6 +100,11 @@ class Engine:
         graphs size them by the model and the batch."""
         raise NotImplementedError
 
+    def extra_weights(self, spec: ModelSpec, precision: Precision, on_cpu: bool) -> int:
+        """Weights this engine holds beyond what the checkpoint's format stores (e.g. a tied head it unties), bytes,
+        outside the layers."""
+        return 0
+
     def load_working(self, spec: ModelSpec, precision: Precision, on_cpu: bool) -> int:
         """What loading the checkpoint holds beyond the weights for a moment, before any KV cache exists, bytes: the
         plan's peak is never below weights + this."""
