@@ -17,7 +17,7 @@ from rules.devices import Device, Devices, requested_gpu_problem, spannable, usa
 from rules.kinds import model_summary, not_modelled
 from rules.memory import rule_of_thumb_bytes
 from rules.plan import Change, DeviceUse, Memory, Plan, Recommendation, Rejected, Request
-from rules.precisions import ALL, KV_BYTES, Precision, checkpoint_precision, lookup
+from rules.precisions import ALL, BY_NAME, KV_BYTES, Precision, checkpoint_precision, lookup
 from rules.ranking import SPEED_RANK, plan_rank, speed_class
 from rules.runtimes import EMBEDDING_RUNTIMES, RUNTIMES, SPEECH_RUNTIMES
 from rules.spec import ModelSpec
@@ -346,6 +346,11 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         else:
             notes.append("no image planned (--images 0): the vision tower's weights are counted, its working memory "
                          "is not")
+    quality, quality_text = p, p.quality
+    if spec.quantization is not None and checkpoint_precision(spec.quantization) == "mxfp4" and p.name == "bf16":
+        # the checkpoint's MXFP4 weights dequantized: their quality, not bf16's
+        quality = BY_NAME["mxfp4"]
+        quality_text = f"{quality.quality}, dequantized to bf16 as it loads"
     rope = rope_scaling(spec, job.context)
     if rope is not None:
         notes.append(f"{job.context:,} tokens extends the trained {spec.max_context:,} by rope scaling (YaRN, factor "
@@ -357,11 +362,11 @@ def _plan(job: P.Job, draft: P.Draft, devs: Devices) -> tuple[Plan, int]:
         context=job.context, prompt=job.prompt if req.prompt else None, batch=req.batch, images=images,
         image_tokens=image_tokens,
         kv_dtype=_kv_name(req.kv_dtype, p), memory=totals,
-        per_device=list(draft.uses), fits=draft.fits, quality_rank=p.quality_rank,
+        per_device=list(draft.uses), fits=draft.fits, quality_rank=quality.quality_rank,
         speed_rank=SPEED_RANK[draft.placement], speed_class=speed_class(draft.placement),
         headroom_fraction=round(room, 4), gpu_layers=draft.gpu_layers,
         total_layers=spec.layers, tensor_parallel_size=draft.tensor_parallel_size,
-        gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=p.quality,
+        gpu_memory_utilization=draft.gpu_memory_utilization, torch_dtype=p.torch_dtype, quality=quality_text,
         method=p.method, estimated=True, approximate=not spec.exact, rope_scaling=rope, notes=notes,
         measured_bytes=draft.measured_bytes,
     ), precision_preference(p, spec, device) if device else 0

@@ -220,6 +220,7 @@ def test_transformers_loads_an_mxfp4_checkpoint_dequantized_and_says_so() -> Non
     assert hf.plan is not None and (hf.plan.precision, hf.plan.engine) == ("bf16", "transformers")
     assert hf.plan.memory.weights_bytes == 2 * spec.params_total
     assert hf.settings is not None and "dequantizes this MXFP4 checkpoint to bf16" in (hf.settings["note"] or "")
+    assert "MXFP4" in hf.plan.quality and "dequantized" in hf.plan.quality  # the checkpoint's quality, not bf16's
     auto = api.recommend("gpt-oss-20b", gpu="H100", context=4096)
     assert auto.plan is not None and auto.plan.precision != "bf16"
     assert all(p.precision != "bf16" for p in auto.alternatives)
