@@ -202,10 +202,11 @@ def candidate_precisions(spec: ModelSpec, request: Request) -> tuple[list[Precis
     q = spec.quantization
     if q is not None:
         match = checkpoint_precision(q)
-        # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama; and transformers,
-        # asked for by name, loads it dequantized to bf16 (see engines_for)
+        # an MXFP4 checkpoint also runs as its GGUF build (MXFP4 experts): llama.cpp and Ollama; and an engine that
+        # loads it dequantized, asked for by name, as bf16 (see engines_for)
         also = "MXFP4_MOE" if match == "mxfp4" else None
-        dequantized = "bf16" if match == "mxfp4" and request.engine == "transformers" else None
+        asked = engines.REGISTRY.get(request.engine)
+        dequantized = "bf16" if match == "mxfp4" and asked is not None and asked.loads_mxfp4_as_bf16 else None
         keep = [p for p in wanted if p.name in (match, also, dequantized)]
         for p in wanted:
             if p.name not in (match, also, dequantized):
@@ -222,9 +223,7 @@ def engines_for(precision: Precision, request: Request, spec: ModelSpec) -> list
     names = list(engines.running(precision))
     q = spec.quantization
     if q is not None and precision.name == "bf16" and checkpoint_precision(q) == "mxfp4":
-        # transformers' Mxfp4 quantizer dequantizes an MXFP4 checkpoint to bf16 unless triton >= 3.4 and the
-        # `kernels` package are installed (quantizers/quantizer_mxfp4.py, validate_environment); no other engine does
-        names = [n for n in names if n == "transformers"]
+        names = [n for n in names if engines.get(n).loads_mxfp4_as_bf16]
     if request.engine != "auto":
         return [e for e in names if e == request.engine]
     return [e for e in names if engines.get(e).auto]  # Ollama: the same runtime as llama.cpp, by name only

@@ -47,6 +47,7 @@ class Engine:
     runs_on_apple: ClassVar[bool] = False  # Apple GPUs (Metal / MPS)
     runs_on_rocm: ClassVar[bool] = False  # AMD GPUs (ROCm / HIP builds)
     runs_on_gaudi: ClassVar[bool] = False  # Intel Gaudi (HPU)
+    loads_mxfp4_as_bf16: ClassVar[bool] = False  # an MXFP4 checkpoint is dequantized to bf16 as it loads
     min_cc: ClassVar[tuple[int, int]] = (0, 0)  # NVIDIA compute capability floor
     precisions: ClassVar[frozenset[str]] = frozenset()  # precision rows by name
     families: ClassVar[frozenset[str]] = frozenset()  # or whole families (gguf)

@@ -235,6 +235,9 @@ class Transformers(Engine):
     trains = True
     checks_torch_kernels = True
     python_package = "transformers"
+    # its Mxfp4 quantizer dequantizes to bf16 unless triton >= 3.4 and the `kernels` package are installed
+    # (quantizers/quantizer_mxfp4.py, validate_environment), which a plan cannot see
+    loads_mxfp4_as_bf16 = True
     verify_measures = True
 
     def caps_sliding_window(self, spec: ModelSpec) -> bool:
