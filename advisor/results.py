@@ -212,7 +212,9 @@ def hardware_summary(snapshot: Snapshot) -> HardwareSummary:
     what_if = any((g.uuid or "").startswith("WHATIF-") for g in snapshot.gpus)
     board = (snapshot.cpu.model or "").removesuffix(" (what-if)") if (snapshot.cpu.model or "").endswith(
         " (what-if)") and not snapshot.gpus else None
-    amd = [a for a in snapshot.accelerators.devices if a.kind in ("amd-gpu", "gaudi")]  # planned like GPUs
+    from rules.devices import DISCRETE_ACCELERATORS
+
+    amd = [a for a in snapshot.accelerators.devices if a.kind in DISCRETE_ACCELERATORS]  # planned like GPUs
     extra = [a.name for a in snapshot.accelerators.devices if a.name.endswith("(what-if)") and a not in amd]
     gpus = [{"index": g.index, "name": g.name, "memory_total_bytes": g.memory_total_bytes,
              "memory_free_bytes": g.memory_free_bytes, "compute_capability": g.compute_capability} for g in snapshot.gpus]

@@ -118,27 +118,40 @@ def target_of(device: Device) -> Target | None:
     return hit
 
 
-_PARTS: dict[tuple[object, ...], tuple[ModelSpec, tuple[M.WeightSplit, int, int, int]]] = {}
+Parts = tuple[M.WeightSplit, int, int, int]  # weights, the whole KV, working memory per device, runtime per device
+PhaseParts = tuple[int, int, int]  # the prompt's KV, the prefill's working memory, the end of decode's
+_PARTS: dict[tuple[object, ...], tuple[ModelSpec, Parts, PhaseParts | None]] = {}
 
 
-def _inference_parts(job: Job, device: Device, tp: int = 1) -> tuple[M.WeightSplit, int, int, int]:
-    """(weights, KV total, activations per device, runtime per device) on `device` (for several GPUs, the first:
-    the one engines read their defaults from); remembered per model, job and GPU, since one decision asks for the
-    same parts once per device and placement."""
+def _cached_parts(job: Job, device: Device, tp: int) -> tuple[Parts, PhaseParts | None]:
+    """The job's parts on `device` and its phases, remembered per model, job and GPU, since one decision asks for
+    the same parts once per device and placement."""
     target = target_of(device)
     key = (id(job.spec), job.precision.name, job.engine, job.context, job.prompt, job.request.batch, job.kv_bytes,
            target, tp, job.request.images, job.request.image_size)
     hit = _PARTS.get(key)
     if hit is not None and hit[0] is job.spec:
-        return hit[1]
-    parts = _compute_parts(job, target, tp)
+        return hit[1], hit[2]
+    parts, phased = _compute_parts(job, target, tp)
     if len(_PARTS) > 4096:
         _PARTS.clear()
-    _PARTS[key] = (job.spec, parts)
-    return parts
+    _PARTS[key] = (job.spec, parts, phased)
+    return parts, phased
 
 
-def _compute_parts(job: Job, target: Target | None, tp: int) -> tuple[M.WeightSplit, int, int, int]:
+def _inference_parts(job: Job, device: Device, tp: int = 1) -> Parts:
+    """(weights, KV total, activations per device, runtime per device) on `device` (for several GPUs, the first:
+    the one engines read their defaults from)."""
+    return _cached_parts(job, device, tp)[0]
+
+
+def _phase_parts(job: Job, device: Device) -> PhaseParts | None:
+    """(the prompt's whole KV, the prefill's working memory, the decode's) when the engine models its phases and
+    the prompt is shorter than the context (see _phases); None when one phase is the peak."""
+    return _cached_parts(job, device, 1)[1]
+
+
+def _compute_parts(job: Job, target: Target | None, tp: int) -> tuple[Parts, PhaseParts | None]:
     spec, p, eng, ctx, batch = job.spec, job.precision, job.eng, job.context, job.request.batch
     on_cpu = target is None
     w = M.weight_split(spec, p)
@@ -147,16 +160,13 @@ def _compute_parts(job: Job, target: Target | None, tp: int) -> tuple[M.WeightSp
         w = replace(w, total=w.total + extra, outside=w.outside + extra)
     kv = M.kv_cache_bytes(spec, eng, ctx, batch, job.kv_bytes)  # the whole sequence: prompt and generated tokens
     prefill = _prefill_working(job, target, tp)
-    act = prefill
-    phased = _phases(job, target, tp, kv, prefill)
-    if phased is not None:
-        # the peak is the larger phase: the prefill holds the prompt's KV and its working memory, the end of decode
-        # the whole cache and one step's transient; beyond the whole cache that is what the larger one adds
-        (kv_prompt, _prefill), (_kv, decode) = phased
-        act = max(prefill - (kv - kv_prompt), decode)
+    phased = _phases(job, target, tp, prefill)
+    # the peak is the larger phase: the prefill holds the prompt's KV and its working memory, the end of decode the
+    # whole cache and one step's transient; beyond the whole cache that is what the larger one adds
+    act = prefill if phased is None else max(prefill - (kv - phased[0]), phased[2])
     # loading holds its transient before the cache exists: beyond the whole cache, it adds what exceeds the cache
     act = max(act, eng.load_working(spec, p, on_cpu) - kv)
-    return w, kv, act, eng.runtime(on_cpu, spec, batch, target)
+    return (w, kv, act, eng.runtime(on_cpu, spec, batch, target)), phased
 
 
 def _prefill_working(job: Job, target: Target | None, tp: int) -> int:
@@ -172,46 +182,29 @@ def _prefill_working(job: Job, target: Target | None, tp: int) -> int:
     return act
 
 
-def _phases(job: Job, target: Target | None, tp: int, kv: int,
-            prefill: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """((KV, working memory) at the end of the prefill, (KV, working memory) at the end of decoding) on one GPU of
-    an engine that models its phases, when the prompt is shorter than the context (otherwise the prefill holds the
-    whole cache already and is the peak); None otherwise. The CPU keeps the prefill's working memory in its heap
-    through the decode, so its peak is not split."""
+def _phases(job: Job, target: Target | None, tp: int, prefill: int) -> PhaseParts | None:
+    """(the prompt's KV, the prefill's working memory, the end of decode's) on one GPU of an engine that models its
+    phases, when the prompt is shorter than the context (otherwise the prefill holds the whole cache already and is
+    the peak); None otherwise. The CPU keeps the prefill's working memory in its heap through the decode, so its
+    peak is not split."""
     spec, eng, batch = job.spec, job.eng, job.request.batch
     if target is None or tp != 1 or job.prompt >= job.context or eng.preallocates_kv:
         return None
     working = eng.phase_working(spec, job.precision, job.prompt, job.context, batch, job.kv_bytes, False, target)
     if working is None:
         return None
-    kv_prompt = M.kv_cache_bytes(spec, eng, job.prompt, batch, job.kv_bytes)
-    return (kv_prompt, prefill), (kv, working["decode"][0])
+    return M.kv_cache_bytes(spec, eng, job.prompt, batch, job.kv_bytes), prefill, working["decode"][0]
 
 
 def phase_totals(job: Job, device: Device) -> tuple[int, int] | None:
     """(prefill peak, end-of-decode peak) of a one-device plan, bytes, when the engine models its phases and they
     differ (a prompt shorter than the context); what `Memory.total_bytes` takes the larger of."""
-    if device.kind == "cpu" or job.prompt >= job.context or job.eng.preallocates_kv:  # one phase is the peak
+    phased = _phase_parts(job, device)
+    if phased is None:
         return None
-    target = target_of(device)
     w, kv, _act, runtime = _inference_parts(job, device)
-    phased = _phases(job, target, 1, kv, _prefill_working(job, target, 1))
-    if phased is None:
-        return None
-    (kv_prompt, prefill), (_kv, decode) = phased
+    kv_prompt, prefill, decode = phased
     return w.total + kv_prompt + prefill + runtime, w.total + kv + decode + runtime
-
-
-def _split_phases(job: Job, device: Device, kv: int) -> tuple[int, int, int] | None:
-    """(the prompt's whole KV, the prefill's working memory, the decode's) of a layer split whose engine models its
-    phases and whose prompt is shorter than the context; None when one phase is the peak."""
-    target = target_of(device)
-    prefill = _prefill_working(job, target, 1)
-    phased = _phases(job, target, 1, kv, prefill)
-    if phased is None:
-        return None
-    (kv_prompt, prefill_w), (_kv, decode_w) = phased
-    return kv_prompt, prefill_w, decode_w
 
 
 def single(job: Job, device: Device) -> Draft:
@@ -279,7 +272,7 @@ def _assign_layers(capacities: list[int], per_layer: int, layers: int) -> list[i
     return out
 
 
-def _assign_phased(devices: tuple[Device, ...], w: M.WeightSplit, runtime: int, phased: tuple[int, int, int],
+def _assign_phased(devices: tuple[Device, ...], w: M.WeightSplit, runtime: int, phased: PhaseParts,
                    kv_layer: int) -> list[int]:
     """Layers per GPU, in order, as many as both phases leave room for on each: the prefill (each layer with its
     share of the prompt's KV, beside the prefill's working memory) and the end of decode (with its share of the
@@ -304,7 +297,7 @@ def layer_split(job: Job, devices: tuple[Device, ...]) -> Draft:
     layers = w.layers
     kv_layer = math.ceil(kv / layers) if layers else 0
     per_layer = w.per_layer + kv_layer
-    phased = _split_phases(job, devices[0], kv)
+    phased = _phase_parts(job, devices[0])
     if phased is None:
         caps = [max(0, d.budget - act - runtime - (w.outside if i == 0 else 0)) for i, d in enumerate(devices)]
         counts = _assign_layers(caps, per_layer, layers)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.launch.common import Context, quantize_note
-from rules.engines.transformers import MMAP_THRESHOLD_ENV
+from rules.engines.transformers import MMAP_THRESHOLD_ENV, compute_bytes, cpu_peak_mmapped
 from rules.plan import Plan
+from rules.precisions import BY_NAME
 from rules.spec import ModelSpec
 
 GIB = 1024**3
@@ -60,9 +61,6 @@ def settings(plan: Plan, spec: ModelSpec, ctx: Context) -> dict[str, Any]:
 
 def heap_note(plan: Plan, spec: ModelSpec) -> str:
     """What the mmap-threshold setting in the env does to this CPU plan's peak."""
-    from rules.engines.transformers import compute_bytes, cpu_peak_mmapped
-    from rules.precisions import BY_NAME
-
     m = plan.memory
     prompt = plan.prompt or plan.context or 0
     elem = compute_bytes(BY_NAME[plan.precision], True) if plan.precision in BY_NAME else 4

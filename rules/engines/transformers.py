@@ -13,7 +13,7 @@ import math
 from typing import ClassVar
 
 from rules.engines.base import Engine, Target
-from rules.memory import MIB, ffn_width, kv_cache_bytes
+from rules.memory import MIB, ffn_width, kv_cache_bytes, weight_split
 from rules.precisions import Precision
 from rules.spec import ModelSpec
 
@@ -130,34 +130,21 @@ def load_transient(spec: ModelSpec, precision: Precision) -> int:
 
 
 def transformers_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int,
-                             precision: Precision | None = None, target: Target | None = None) -> int:
+                             precision: Precision, target: Target | None = None) -> int:
     """HF transformers' prefill peak beyond weights and KV, per GPU holding layers: the allocator's workspace and one
     layer's weights in flight, (3F + 4H) elements per prompt token (or, while a quantized kernel dequantizes a
     matrix, the MLP input's F + 2H with that scratch), the last position's fp32 logits and the kernels' persistent
     scratch."""
     tokens = prompt_tokens * batch
     f, h = ffn_width(spec), spec.hidden_size or 0
-    layer = one_layer_weights(spec, precision)
-    mlp = tokens * (PREFILL_MLP * f + PREFILL_HIDDEN * h) * element_bytes
-    mlp = max(mlp, eager_attention(spec, prompt_tokens, prompt_tokens, batch, element_bytes))
-    if precision is not None:
-        mlp = max(mlp, tokens * (f + 2 * h) * element_bytes + quant_transient(spec, precision, tokens, target))
-        persistent = quant_persistent(spec, precision, target)
-    else:
-        persistent = 0
+    mlp = max(tokens * (PREFILL_MLP * f + PREFILL_HIDDEN * h) * element_bytes,
+              eager_attention(spec, prompt_tokens, prompt_tokens, batch, element_bytes),
+              tokens * (f + 2 * h) * element_bytes + quant_transient(spec, precision, tokens, target))
     # only the last position's logits are computed (generation/utils.py sets logits_to_keep = 1 where the model's
     # forward takes it), in fp32, twice while the processors run
     logits = (spec.vocab_size or 0) * 4 * 2 * batch
-    return TRANSFORMERS_BASE + layer + mlp + logits + persistent
-
-
-def one_layer_weights(spec: ModelSpec, precision: Precision | None) -> int:
-    """One decoder layer's weights at the plan's precision (bf16 when none is given), bytes."""
-    from rules.memory import weight_split
-    from rules.precisions import BY_NAME
-
-    split = weight_split(spec, precision or BY_NAME["bf16"])
-    return split.per_layer
+    return (TRANSFORMERS_BASE + weight_split(spec, precision).per_layer + mlp + logits
+            + quant_persistent(spec, precision, target))
 
 
 def transformers_cpu_activations(spec: ModelSpec, prompt_tokens: int, batch: int, element_bytes: int) -> int:
@@ -278,7 +265,7 @@ class Transformers(Engine):
         one_layer = kv_cache_bytes(spec, self, context, batch, kv_element_bytes) // max(1, cache_layers)
         logits = (spec.vocab_size or 0) * 4 * batch
         step = max(2 * one_layer, eager_attention(spec, 1, context, batch, elem))
-        decode = (TRANSFORMERS_BASE + one_layer_weights(spec, precision) + step + logits
+        decode = (TRANSFORMERS_BASE + weight_split(spec, precision).per_layer + step + logits
                   + quant_workspace(spec, precision, batch, target))
         return {"prefill": (prefill, prefill, ""), "decode": (decode, decode, "one layer's K/V copied by the cache's "
                                                                "concatenation, the step's logits")}
