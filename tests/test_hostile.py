@@ -85,6 +85,15 @@ def test_fifo_as_an_input_file(tmp_path, args):
     assert "FIFO" in done.stderr
 
 
+@pytest.mark.parametrize("name", ["pipe.gguf", "pipe.safetensors"])
+def test_a_fifo_named_as_a_model_file_is_called_what_it_is(tmp_path, name):
+    """A model path that exists but is a FIFO is refused at once as one, not as a missing file."""
+    f = fifo(tmp_path / name)
+    done, took = run("check", str(f), "--hardware", str(write_host(tmp_path)))
+    assert done.returncode == 2 and took < 10
+    assert "is a FIFO (named pipe)" in one_line(done) and "no such file" not in done.stderr
+
+
 def test_fifo_in_a_snapshots_directory_is_skipped(tmp_path, snap_file):
     folder = tmp_path / "fleet"
     folder.mkdir()

@@ -61,14 +61,14 @@ def _resolve(name: str, env: Mapping[str, str] | None = None) -> ModelSpec:
     path = Path(name).expanduser()
     if path.is_dir():
         return resolve_directory(path)
-    if path.suffix == ".safetensors":
-        if not path.is_file():
+    if path.suffix in (".safetensors", ".gguf"):
+        if not path.exists():
             raise BadInputError(f"{path}: no such file")
-        return resolve_safetensors(path)
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise BadInputError(f"{path}: no such file")
-        return resolve_gguf(path)
+        if not path.is_file():  # a FIFO, a device, a socket: say which, and never open it blocking
+            from advisor.bounded import open_regular
+
+            open_regular(path, path.suffix[1:]).close()
+        return resolve_safetensors(path) if path.suffix == ".safetensors" else resolve_gguf(path)
     if path.suffix in PICKLE_SUFFIXES and path.is_file():
         raise BadInputError(f"{path}: a pickle checkpoint; advisor never unpickles files. Name its directory "
                             "(with config.json) instead")
